@@ -1,0 +1,74 @@
+# User management API on AWS Lambda. The two commands that matter:
+#   make serve   run every function locally behind the API's real paths (cargo lambda watch)
+#   make test    every test, against the MariaDB/MySQL at TEST_DATABASE_URL
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+CARGO ?= cargo
+TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306
+export TEST_DATABASE_URL
+WITH_ENV := ./scripts/with-env
+CLI := $(WITH_ENV) $(CARGO) run --quiet -p users-cli --
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
+
+# --- tools -------------------------------------------------------------------------------------
+$(VENV)/bin/python3:
+	python3 -m venv $(VENV)
+
+$(VENV)/bin/cargo-lambda: | $(VENV)/bin/python3
+	@echo "installing cargo-lambda into $(VENV)"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda
+
+.PHONY: tools
+tools: $(VENV)/bin/cargo-lambda ## install cargo-lambda (into .venv) if it is missing
+
+# --- database ----------------------------------------------------------------------------------
+.PHONY: migrate
+migrate: ## create the database in DATABASE_URL if missing and apply migrations
+	@$(CLI) migrate
+
+.PHONY: admin
+admin: ## migrate, then create or reset the admin ADMIN_CELLNUMBER with ADMIN_PASSWORD
+	@$(CLI) bootstrap-admin
+
+# --- local API ---------------------------------------------------------------------------------
+.PHONY: serve
+serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lambda watch
+	@./scripts/ensure-secret
+	@$(CLI) migrate
+	@if $(WITH_ENV) bash -c '[ -n "$${ADMIN_CELLNUMBER:-}" ] && [ -n "$${ADMIN_PASSWORD:-}" ]'; then \
+	  $(CLI) bootstrap-admin; \
+	else \
+	  echo "ADMIN_CELLNUMBER/ADMIN_PASSWORD not set: no admin bootstrapped (see README)"; \
+	fi
+	@$(WITH_ENV) bash -c 'echo "serving on http://127.0.0.1:$$PORT (Ctrl-C stops)"; \
+	  exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT"'
+
+# --- checks ------------------------------------------------------------------------------------
+.PHONY: fmt
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+.PHONY: check-style
+check-style:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+
+.PHONY: test-db
+test-db:
+	@$(CARGO) run --quiet -p users-cli -- ping "$(TEST_DATABASE_URL)"
+
+.PHONY: test
+test: tools test-db check-style ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB
+	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; \
+	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets 2>&1 | tee "$$log" || status=$$?; \
+	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; \
+	awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
+	     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$$log"; \
+	rm -f "$$log"; exit $$status

@@ -1,0 +1,228 @@
+//! Sign-in and authentication.
+
+use chrono::{DateTime, Utc};
+use mysql_async::prelude::Queryable;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::policy::{Principal, Role};
+use crate::users::{User, UserRow, USER_COLUMNS};
+use crate::{password, App};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub cellnumber: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub token: String,
+    pub token_type: &'static str,
+    pub ttl: u64,
+    pub user_id: u64,
+    pub role_id: u8,
+    pub created: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
+/// The signed-in user of a request: who it is, with its current role, and its record.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub user: User,
+    /// The `jti` of the token used, so logout can revoke exactly it.
+    pub jti: String,
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
+    let value = authorization.ok_or(ApiError::Unauthorized)?.trim();
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthorized);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(token)
+}
+
+/// Signature and expiry first (no I/O), then one query that confirms the token's row exists and
+/// is unexpired and reads its user's current record and role.
+pub async fn authenticate(
+    app: &App,
+    authorization: Option<&str>,
+) -> Result<Authenticated, ApiError> {
+    let token = bearer_token(authorization)?;
+    let verified = app.tokens.verify(token, Utc::now())?;
+    let mut conn = app.conn().await?;
+    let row: Option<UserRow> = conn
+        .exec_first(
+            format!(
+                "SELECT {USER_COLUMNS} FROM access_token t JOIN users u ON u.id = t.user_id \
+                 WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
+            ),
+            (&verified.jti, verified.user_id),
+        )
+        .await?;
+    let user = User::from(row.ok_or(ApiError::Unauthorized)?);
+    let role = Role::try_from(user.role_id).map_err(ApiError::Internal)?;
+    tracing::Span::current().record("user_id", user.id);
+    Ok(Authenticated {
+        principal: Principal {
+            user_id: user.id,
+            role,
+        },
+        user,
+        jti: verified.jti,
+    })
+}
+
+/// The user's id, hash and role, and the throttle's failure count and seconds left in its
+/// window; each part is NULL when its row does not exist.
+type LoginLookupRow = (
+    Option<u64>,
+    Option<String>,
+    Option<u8>,
+    Option<u32>,
+    Option<i64>,
+);
+
+/// Checks the password and issues a token. An unknown cellnumber and a wrong password give the
+/// same error after the same bcrypt work, and both count against the cellnumber's throttle.
+pub async fn login(app: &App, request: LoginRequest) -> Result<LoginResponse, ApiError> {
+    let config = &app.config;
+    let mut conn = app.conn().await?;
+    let window_seconds = config.login_window.as_secs();
+    // One round trip: the user (if any) and the throttle state (if any) of this cellnumber.
+    let row: Option<LoginLookupRow> = conn
+        .exec_first(
+            "SELECT u.id, u.password_hash, u.role_id, f.failures, \
+                    TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(6), f.window_start + INTERVAL ? SECOND) \
+             FROM (SELECT 1) AS one \
+             LEFT JOIN users u ON u.cellnumber = ? \
+             LEFT JOIN login_failure f ON f.cellnumber = ?",
+            (window_seconds, &request.cellnumber, &request.cellnumber),
+        )
+        .await?;
+    let (user_id, password_hash, role_id, failures, window_left) =
+        row.unwrap_or((None, None, None, None, None));
+    if let (Some(failures), Some(window_left)) = (failures, window_left) {
+        if failures >= config.login_max_failures && window_left >= 0 {
+            return Err(ApiError::TooManyRequests {
+                retry_after_seconds: window_left as u64 + 1,
+            });
+        }
+    }
+
+    let matched = match (&password_hash, request.password.len()) {
+        (Some(hash), 1..=password::MAX_PASSWORD_BYTES) => {
+            password::verify(&request.password, hash).await
+        }
+        // Same cost as a real check, so timing does not tell whether the cellnumber exists.
+        _ => {
+            password::verify(&request.password, &password::dummy_hash(config.bcrypt_cost)).await;
+            false
+        }
+    };
+    let (Some(user_id), Some(role_id), true) = (user_id, role_id, matched) else {
+        record_failure(&mut conn, &request.cellnumber, window_seconds).await?;
+        return Err(ApiError::InvalidCredentials);
+    };
+
+    let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
+    conn.exec_drop(
+        "INSERT INTO access_token (jti, user_id, created, expires) VALUES (?, ?, ?, ?)",
+        (
+            &issued.jti,
+            user_id,
+            issued.issued_at.naive_utc(),
+            issued.expires_at.naive_utc(),
+        ),
+    )
+    .await?;
+    if failures.is_some() {
+        conn.exec_drop(
+            "DELETE FROM login_failure WHERE cellnumber = ?",
+            (&request.cellnumber,),
+        )
+        .await?;
+    }
+    remove_expired(&mut conn, window_seconds).await;
+    tracing::Span::current().record("user_id", user_id);
+    Ok(LoginResponse {
+        token: issued.token,
+        token_type: "bearer",
+        ttl: app.tokens.ttl().as_secs(),
+        user_id,
+        role_id,
+        created: issued.issued_at,
+        expires: issued.expires_at,
+    })
+}
+
+/// Counts a failed login; a failure after the window has passed starts a new window.
+async fn record_failure(
+    conn: &mut mysql_async::Conn,
+    cellnumber: &str,
+    window_seconds: u64,
+) -> Result<(), ApiError> {
+    // Cellnumbers that cannot exist (wrong shape) are not worth a row each.
+    if !crate::validation::is_cellnumber(cellnumber) {
+        return Ok(());
+    }
+    conn.exec_drop(
+        "INSERT INTO login_failure (cellnumber, failures, window_start) \
+         VALUES (?, 1, UTC_TIMESTAMP(6)) \
+         ON DUPLICATE KEY UPDATE \
+           failures = IF(window_start <= UTC_TIMESTAMP(6) - INTERVAL ? SECOND, 1, failures + 1), \
+           window_start = IF(window_start <= UTC_TIMESTAMP(6) - INTERVAL ? SECOND, \
+                             UTC_TIMESTAMP(6), window_start)",
+        (cellnumber, window_seconds, window_seconds),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps `access_token` and `login_failure` from growing without bound, a bounded batch per
+/// login; a failure here must not fail the login it rides on.
+async fn remove_expired(conn: &mut mysql_async::Conn, window_seconds: u64) {
+    let cleanup = format!(
+        "DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; \
+         DELETE FROM login_failure WHERE window_start < UTC_TIMESTAMP(6) - INTERVAL {window_seconds} SECOND LIMIT 500"
+    );
+    if let Err(error) = conn.query_drop(cleanup).await {
+        tracing::warn!(%error, "expired token clean-up failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_header_value() {
+        assert_eq!(
+            bearer_token(Some("Bearer abc.def.ghi")).unwrap(),
+            "abc.def.ghi"
+        );
+        assert_eq!(bearer_token(Some("bearer   abc")).unwrap(), "abc");
+        for bad in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("Basic abc"),
+            Some("abc"),
+        ] {
+            assert!(
+                matches!(bearer_token(bad), Err(ApiError::Unauthorized)),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Configuration from the environment (and a `.env` file when running locally).
+
+use std::fmt;
+use std::time::Duration;
+
+/// Where the configuration came from is irrelevant to the rest of the code; what matters is that
+/// a missing or invalid variable is reported by name before the first request.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 3600;
+pub const DEFAULT_BCRYPT_COST: u32 = 12;
+pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
+pub const DEFAULT_LOGIN_WINDOW_SECONDS: u64 = 900;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5000;
+/// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `mysql://user:password@host:port/database`; it may hold a password, hence `Secret`.
+    pub database_url: Secret,
+    /// The HS256 signing key of every token.
+    pub secret_key: Secret,
+    pub token_ttl: Duration,
+    pub bcrypt_cost: u32,
+    pub login_max_failures: u32,
+    pub login_window: Duration,
+    /// Upper bound on the database work of one request, so an unreachable database gives a 503
+    /// well within the function's timeout instead of a hung invocation.
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` from the working directory if one
+    /// exists (variables already set win over the file).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        load_dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The parsing itself, over any source of variables, so it is testable without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let database_url = get("DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
+        if !database_url.starts_with("mysql://") {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "expected mysql://user:password@host:port/database".into(),
+            });
+        }
+        let secret_key = get("SECRET_KEY").ok_or(ConfigError::Missing("SECRET_KEY"))?;
+        if secret_key.len() < MIN_SECRET_KEY_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "SECRET_KEY",
+                reason: format!("must be at least {MIN_SECRET_KEY_BYTES} bytes long"),
+            });
+        }
+        let token_ttl_seconds = parse_number(
+            "TOKEN_TTL_SECONDS",
+            get("TOKEN_TTL_SECONDS"),
+            DEFAULT_TOKEN_TTL_SECONDS,
+            60..=30 * 24 * 3600,
+        )?;
+        let bcrypt_cost = parse_number(
+            "BCRYPT_COST",
+            get("BCRYPT_COST"),
+            DEFAULT_BCRYPT_COST,
+            bcrypt_cost_range(),
+        )?;
+        let login_max_failures = parse_number(
+            "LOGIN_MAX_FAILURES",
+            get("LOGIN_MAX_FAILURES"),
+            DEFAULT_LOGIN_MAX_FAILURES,
+            1..=1000,
+        )?;
+        let login_window_seconds = parse_number(
+            "LOGIN_WINDOW_SECONDS",
+            get("LOGIN_WINDOW_SECONDS"),
+            DEFAULT_LOGIN_WINDOW_SECONDS,
+            1..=7 * 24 * 3600,
+        )?;
+        let request_timeout_ms = parse_number(
+            "REQUEST_TIMEOUT_MS",
+            get("REQUEST_TIMEOUT_MS"),
+            DEFAULT_REQUEST_TIMEOUT_MS,
+            100..=60_000,
+        )?;
+        Ok(Self {
+            database_url: Secret(database_url),
+            secret_key: Secret(secret_key),
+            token_ttl: Duration::from_secs(token_ttl_seconds),
+            bcrypt_cost,
+            login_max_failures,
+            login_window: Duration::from_secs(login_window_seconds),
+            request_timeout: Duration::from_millis(request_timeout_ms),
+        })
+    }
+}
+
+/// Loads `.env` from the working directory when there is one; variables already set win.
+pub fn load_dotenv() {
+    let _ = dotenvy::dotenv();
+}
+
+/// The costs bcrypt itself accepts.
+pub fn bcrypt_cost_range() -> std::ops::RangeInclusive<u32> {
+    4..=31
+}
+
+fn parse_number<T>(
+    name: &'static str,
+    value: Option<String>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let out_of_range = || ConfigError::Invalid {
+        name,
+        reason: format!(
+            "expected a whole number from {} to {}, got {value:?}",
+            range.start(),
+            range.end()
+        ),
+    };
+    let parsed: T = value.parse().map_err(|_| out_of_range())?;
+    if range.contains(&parsed) {
+        Ok(parsed)
+    } else {
+        Err(out_of_range())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_required_variables_are_set() {
+        let config = config(&[
+            ("DATABASE_URL", "mysql://root@localhost/db"),
+            ("SECRET_KEY", KEY),
+        ])
+        .unwrap();
+        assert_eq!(config.token_ttl, Duration::from_secs(3600));
+        assert_eq!(config.bcrypt_cost, 12);
+        assert_eq!(config.login_max_failures, 5);
+        assert_eq!(config.login_window, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn missing_variables_are_named() {
+        assert_eq!(
+            config(&[("SECRET_KEY", KEY)]).unwrap_err(),
+            ConfigError::Missing("DATABASE_URL")
+        );
+        assert_eq!(
+            config(&[
+                ("DATABASE_URL", "mysql://root@localhost/db"),
+                ("SECRET_KEY", "  ")
+            ])
+            .unwrap_err(),
+            ConfigError::Missing("SECRET_KEY")
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_named_with_the_reason() {
+        let base = [
+            ("DATABASE_URL", "mysql://root@localhost/db"),
+            ("SECRET_KEY", KEY),
+        ];
+        for (name, value) in [
+            ("BCRYPT_COST", "3"),
+            ("BCRYPT_COST", "twelve"),
+            ("TOKEN_TTL_SECONDS", "-5"),
+            ("LOGIN_MAX_FAILURES", "0"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push((name, value));
+            match config(&vars).unwrap_err() {
+                ConfigError::Invalid { name: reported, .. } => assert_eq!(reported, name),
+                other => panic!("expected Invalid for {name}, got {other:?}"),
+            }
+        }
+        let err = config(&[("DATABASE_URL", "postgres://x"), ("SECRET_KEY", KEY)]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"));
+        let err = config(&[("DATABASE_URL", "mysql://x/db"), ("SECRET_KEY", "short")]).unwrap_err();
+        assert!(err.to_string().contains("SECRET_KEY"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = config(&[
+            ("DATABASE_URL", "mysql://u:hunter2@h/db"),
+            ("SECRET_KEY", KEY),
+        ])
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains(KEY));
+    }
+}

@@ -1,0 +1,154 @@
+//! The MySQL pool, database creation and migrations.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// A Lambda instance serves one request at a time, so it never needs more than one connection;
+/// the second is headroom for the rare overlap of a request with a connection being recycled.
+const MAX_CONNECTIONS: usize = 2;
+/// Close connections idle for longer than this ourselves, well before a server's or proxy's
+/// idle timeout (MySQL's default is 8 h, RDS Proxy's 30 min) closes them under us.
+const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(240);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("DATABASE_URL is not a valid MySQL URL: {0}")]
+    InvalidUrl(String),
+    #[error("DATABASE_URL must name a database, e.g. mysql://root@127.0.0.1:3306/users_dev")]
+    MissingDatabaseName,
+    #[error("database name {0:?} may only contain letters, digits, _ and $")]
+    InvalidDatabaseName(String),
+    #[error("cannot reach MySQL at {address}: {source}")]
+    Unreachable {
+        address: String,
+        source: mysql_async::Error,
+    },
+    #[error("MySQL refused the operation: {0}")]
+    Server(#[from] mysql_async::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] refinery::Error),
+}
+
+fn parse(database_url: &str) -> Result<Opts, DbSetupError> {
+    Opts::from_url(database_url).map_err(|error| DbSetupError::InvalidUrl(error.to_string()))
+}
+
+/// `host:port` of a URL, for messages that must not print its password.
+pub fn address_of(database_url: &str) -> String {
+    match parse(database_url) {
+        Ok(opts) => format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port()),
+        Err(_) => "an unparseable DATABASE_URL".to_owned(),
+    }
+}
+
+/// The pool of one function instance. Creating it does not connect: the first query does, so a
+/// cold start does no network work before it has a request to serve.
+pub fn pool(database_url: &str) -> Result<Pool, DbSetupError> {
+    let opts = parse(database_url)?;
+    if opts.db_name().is_none() {
+        return Err(DbSetupError::MissingDatabaseName);
+    }
+    let pool_opts = PoolOpts::default()
+        .with_constraints(PoolConstraints::new(0, MAX_CONNECTIONS).expect("0 <= max"))
+        .with_inactive_connection_ttl(IDLE_CONNECTION_TTL)
+        // A reset would drop the prepared-statement cache and cost a round trip per request;
+        // no query here leaves session state behind.
+        .with_reset_connection(false);
+    let builder = OptsBuilder::from_opts(opts)
+        .pool_opts(pool_opts)
+        // Asking the server for its socket path and reconnecting costs round trips at connect,
+        // and RDS has no local socket.
+        .prefer_socket(false)
+        .tcp_nodelay(true);
+    Ok(Pool::new(builder))
+}
+
+/// The database named in the URL, created when missing (locally; in AWS it exists already).
+pub async fn ensure_database(database_url: &str) -> Result<(), DbSetupError> {
+    let opts = parse(database_url)?;
+    let name = opts
+        .db_name()
+        .ok_or(DbSetupError::MissingDatabaseName)?
+        .to_owned();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+    {
+        return Err(DbSetupError::InvalidDatabaseName(name));
+    }
+    let mut conn = connect_server(opts).await?;
+    conn.query_drop(format!(
+        "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    ))
+    .await?;
+    conn.disconnect().await?;
+    Ok(())
+}
+
+/// Applies every migration not yet applied; returns how many ran.
+pub async fn migrate(pool: &Pool) -> Result<usize, DbSetupError> {
+    let mut pool = pool.clone();
+    let report = embedded::migrations::runner()
+        .set_abort_divergent(true)
+        .run_async(&mut pool)
+        .await?;
+    Ok(report.applied_migrations().len())
+}
+
+/// Creates the database when missing, then migrates it: what `make migrate` and the tests run.
+pub async fn prepare(database_url: &str) -> Result<usize, DbSetupError> {
+    ensure_database(database_url).await?;
+    let pool = pool(database_url)?;
+    let applied = migrate(&pool).await;
+    pool.disconnect().await.ok();
+    applied
+}
+
+/// Connects to the server of `url` (its database need not exist) and disconnects.
+pub async fn ping_server(url: &str) -> Result<(), DbSetupError> {
+    let conn = connect_server(parse(url)?).await?;
+    conn.disconnect().await?;
+    Ok(())
+}
+
+/// A connection to the server of `opts`, without selecting a database.
+pub async fn connect_server(opts: Opts) -> Result<mysql_async::Conn, DbSetupError> {
+    let address = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
+    let server_opts = OptsBuilder::from_opts(opts)
+        .db_name(None::<String>)
+        .prefer_socket(false);
+    mysql_async::Conn::new(server_opts)
+        .await
+        .map_err(|source| DbSetupError::Unreachable { address, source })
+}
+
+/// Drops every database whose name starts with `prefix`: the clean-up of a test run.
+pub async fn drop_databases_with_prefix(url: &str, prefix: &str) -> Result<usize, DbSetupError> {
+    if prefix.len() < 4
+        || !prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(DbSetupError::InvalidDatabaseName(prefix.to_owned()));
+    }
+    let mut conn = connect_server(parse(url)?).await?;
+    let names: Vec<String> = conn
+        .exec(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE CONCAT(?, '%')",
+            (prefix.replace('_', "\\_"),),
+        )
+        .await?;
+    for name in &names {
+        conn.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+            .await?;
+    }
+    conn.disconnect().await?;
+    Ok(names.len())
+}

@@ -1,0 +1,196 @@
+//! The one error type of the API and the one place that decides its status and `detail` body.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// One invalid input: where it is (`["body", "cellnumber"]`) and what is wrong with it, in the
+/// shape FastAPI clients already parse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub loc: Vec<String>,
+    pub msg: String,
+}
+
+impl FieldError {
+    pub fn new(loc: &[&str], msg: impl Into<String>) -> Self {
+        Self {
+            loc: loc.iter().map(|part| part.to_string()).collect(),
+            msg: msg.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// Missing, malformed, expired, revoked or forged token.
+    #[error("not authenticated")]
+    Unauthorized,
+    /// Wrong password or unknown cellnumber: one variant so the two cannot be told apart.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("user not found")]
+    NotFound,
+    #[error("route not found")]
+    RouteNotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("too many failed logins")]
+    TooManyRequests { retry_after_seconds: u64 },
+    /// The database did not answer (down, unreachable, or slower than the request timeout).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything unexpected; the text is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+impl ApiError {
+    pub fn validation(loc: &[&str], msg: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(loc, msg)])
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized | Self::InvalidCredentials => 401,
+            Self::Forbidden => 403,
+            Self::NotFound | Self::RouteNotFound => 404,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Validation(_) => 422,
+            Self::TooManyRequests { .. } => 429,
+            Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    /// The `detail` of the body: a sentence, or for validation a list of `{loc, msg}`.
+    pub fn detail(&self) -> Value {
+        let text = match self {
+            Self::BadRequest(reason) => reason,
+            Self::Unauthorized => "Could not validate credentials",
+            Self::InvalidCredentials => "Incorrect cellnumber or password",
+            Self::Forbidden => "Not enough permissions",
+            Self::NotFound => "User not found",
+            Self::RouteNotFound => "Not found",
+            Self::Conflict(reason) => reason,
+            Self::PayloadTooLarge => "Request body exceeds 64 KiB",
+            Self::UnsupportedMediaType => "Content-Type must be application/json",
+            Self::Validation(errors) => return json!(errors),
+            Self::TooManyRequests { .. } => "Too many failed login attempts; try again later",
+            Self::Unavailable(_) => "Service temporarily unavailable; try again shortly",
+            Self::Internal(_) => "Internal server error",
+        };
+        Value::String(text.to_owned())
+    }
+
+    /// Extra headers the status calls for.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Self::Unauthorized | Self::InvalidCredentials => {
+                vec![("www-authenticate", "Bearer".to_owned())]
+            }
+            Self::TooManyRequests {
+                retry_after_seconds,
+            } => vec![("retry-after", retry_after_seconds.max(&1).to_string())],
+            Self::Unavailable(_) => vec![("retry-after", "1".to_owned())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The JSON body: `{"detail": ...}`.
+    pub fn body(&self) -> Value {
+        json!({ "detail": self.detail() })
+    }
+}
+
+/// MySQL server error codes the store turns into client errors.
+pub mod mysql_codes {
+    pub const DUPLICATE_ENTRY: u16 = 1062;
+}
+
+impl From<mysql_async::Error> for ApiError {
+    fn from(error: mysql_async::Error) -> Self {
+        match error {
+            // The connection failed or broke: the database is unreachable, not the request wrong.
+            mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => {
+                Self::Unavailable(error.to_string())
+            }
+            mysql_async::Error::Server(ref server)
+                if matches!(server.code, 1040 | 1053 | 1205 | 1213 | 2006 | 2013) =>
+            {
+                // Too many connections, shutdown in progress, lock wait timeout, deadlock, gone
+                // away: transient, so the client may retry.
+                Self::Unavailable(error.to_string())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_json_detail_and_a_client_visible_status() {
+        let errors = [
+            ApiError::BadRequest("x"),
+            ApiError::Unauthorized,
+            ApiError::InvalidCredentials,
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::Conflict("Cellnumber already registered"),
+            ApiError::PayloadTooLarge,
+            ApiError::UnsupportedMediaType,
+            ApiError::validation(&["body", "name"], "field required"),
+            ApiError::TooManyRequests {
+                retry_after_seconds: 30,
+            },
+            ApiError::Unavailable("Connection refused (os error 111)".into()),
+            ApiError::Internal("SELECT secret FROM users".into()),
+        ];
+        for error in errors {
+            let body = error.body().to_string();
+            assert!(body.starts_with("{\"detail\":"), "{body}");
+            assert!(!body.contains("SELECT"), "{body}");
+            assert!(!body.contains("os error"), "{body}");
+            assert!((400..600).contains(&error.status()));
+        }
+    }
+
+    #[test]
+    fn unauthorized_asks_for_a_bearer_token_and_throttling_says_when() {
+        assert_eq!(
+            ApiError::Unauthorized.headers(),
+            vec![("www-authenticate", "Bearer".to_owned())]
+        );
+        assert_eq!(
+            ApiError::TooManyRequests {
+                retry_after_seconds: 42
+            }
+            .headers(),
+            vec![("retry-after", "42".to_owned())]
+        );
+    }
+
+    #[test]
+    fn validation_detail_is_a_list_of_loc_and_msg() {
+        let body = ApiError::validation(&["body", "cellnumber"], "bad").body();
+        assert_eq!(body["detail"][0]["loc"][1], "cellnumber");
+        assert_eq!(body["detail"][0]["msg"], "bad");
+    }
+}

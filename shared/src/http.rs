@@ -1,0 +1,251 @@
+//! The only module that knows about API Gateway: reading requests and writing responses.
+
+use std::future::Future;
+use std::time::Instant;
+
+use lambda_http::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::error::{ApiError, FieldError, MAX_BODY_BYTES};
+use crate::App;
+
+pub use lambda_http::Error;
+
+/// A successful outcome, before it becomes a response.
+pub struct Reply {
+    status: u16,
+    body: Option<Vec<u8>>,
+    content_type: &'static str,
+    location: Option<String>,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &impl Serialize) -> Result<Self, ApiError> {
+        let body = serde_json::to_vec(value)
+            .map_err(|error| ApiError::Internal(format!("serializing a response: {error}")))?;
+        Ok(Self {
+            status,
+            body: Some(body),
+            content_type: "application/json",
+            location: None,
+        })
+    }
+
+    pub fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: None,
+            content_type: "application/json",
+            location: None,
+        }
+    }
+
+    pub fn raw(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            body: Some(body.into()),
+            content_type,
+            location: None,
+        }
+    }
+
+    pub fn with_location(mut self, location: String) -> Self {
+        self.location = Some(location);
+        self
+    }
+}
+
+/// Runs one request's `operation` inside a span that the log line of the request carries, bounds
+/// it by the configured timeout, and turns the outcome into a response. Every failure becomes a
+/// JSON response here, never an `Err` (API Gateway would turn that into a bare 502).
+pub async fn handle<F>(
+    app: &App,
+    event: &Request,
+    route: &'static str,
+    operation: F,
+) -> Result<Response<Body>, Error>
+where
+    F: Future<Output = Result<Reply, ApiError>>,
+{
+    let started = Instant::now();
+    let request_id = event
+        .lambda_context_ref()
+        .map(|context| context.request_id.as_str())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "request",
+        request_id,
+        route,
+        user_id = tracing::field::Empty
+    );
+    async move {
+        let outcome = match tokio::time::timeout(app.config.request_timeout, operation).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(ApiError::Unavailable("request timed out".into())),
+        };
+        let response = match outcome {
+            Ok(reply) => reply_response(reply),
+            Err(error) => {
+                if error.status() >= 500 {
+                    tracing::error!(%error, "request failed");
+                }
+                error_response(&error)
+            }
+        };
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "request handled"
+        );
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+fn base_response(status: u16, content_type: &'static str, body: Option<Vec<u8>>) -> Response<Body> {
+    let body = match body {
+        Some(bytes) => Body::from(bytes),
+        None => Body::Empty,
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = lambda_http::http::StatusCode::from_u16(status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Responses carry user data and tokens: no cache may keep them, no browser may sniff them.
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn reply_response(reply: Reply) -> Response<Body> {
+    let mut response = base_response(reply.status, reply.content_type, reply.body);
+    if let Some(location) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert("location", location);
+    }
+    response
+}
+
+/// The one place an [`ApiError`] becomes a response.
+pub fn error_response(error: &ApiError) -> Response<Body> {
+    let body = serde_json::to_vec(&error.body())
+        .unwrap_or_else(|_| b"{\"detail\":\"Internal server error\"}".to_vec());
+    let mut response = base_response(error.status(), "application/json", Some(body));
+    for (name, value) in error.headers() {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// The raw `Authorization` header, if it is there and readable.
+pub fn authorization(event: &Request) -> Option<&str> {
+    event.headers().get(AUTHORIZATION)?.to_str().ok()
+}
+
+/// The JSON body, checked for size and content type, decoded into `T` with unknown fields and
+/// wrong types refused as 422.
+pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = event.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if let Some(content_type) = event.headers().get(CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json"
+            && !(essence.starts_with("application/") && essence.ends_with("+json"))
+        {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::validation(&["body"], "a JSON body is required")),
+        // serde would also read a struct from a JSON array of its fields; the contract's bodies
+        // are objects only.
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(ApiError::validation(
+                &["body"],
+                "the body must be a JSON object",
+            ))
+        }
+    }
+    serde_json::from_slice(bytes).map_err(|error| {
+        let msg = match error.classify() {
+            serde_json::error::Category::Data => format!("invalid body: {error}"),
+            _ => "body is not valid JSON".to_owned(),
+        };
+        ApiError::Validation(vec![FieldError::new(&["body"], msg)])
+    })
+}
+
+/// The `{id}` of the path, a positive whole number.
+pub fn path_id(event: &Request) -> Result<u64, ApiError> {
+    let params = event.path_parameters_ref();
+    let raw = params.and_then(|params| params.first("id")).unwrap_or("");
+    match raw.parse::<u64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(ApiError::validation(
+            &["path", "id"],
+            "must be a positive whole number",
+        )),
+    }
+}
+
+/// A whole-number query parameter within `range`, or `default` when absent.
+pub fn query_number(
+    event: &Request,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ApiError> {
+    let params = event.query_string_parameters_ref();
+    let Some(raw) = params.and_then(|params| params.first(name)) else {
+        return Ok(default);
+    };
+    match raw.parse::<u64>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(ApiError::validation(
+            &["query", name],
+            format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// The `main` of every function: logging, the per-instance [`App`] (built once, before the first
+/// request, and kept for the life of the instance), then the Lambda runtime loop.
+pub async fn run<H, F>(handler: H) -> Result<(), Error>
+where
+    H: Fn(&'static App, Request) -> F,
+    F: Future<Output = Result<Response<Body>, Error>> + Send,
+{
+    crate::logging::init();
+    let app: &'static App = match App::from_env() {
+        Ok(app) => Box::leak(Box::new(app)),
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            return Err(error.into());
+        }
+    };
+    lambda_http::run(lambda_http::service_fn(move |event| handler(app, event))).await
+}

@@ -1,0 +1,22 @@
+//! Everything the Lambda functions share: configuration, the MySQL pool, password hashing, tokens,
+//! the role policy, the user store and the one error type that maps to HTTP.
+//!
+//! Only [`http`] knows about `lambda_http`; every other module is plain domain logic that can be
+//! tested without AWS.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod password;
+pub mod policy;
+pub mod token;
+pub mod users;
+pub mod validation;
+
+pub use app::App;
+pub use config::Config;
+pub use error::ApiError;

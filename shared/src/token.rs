@@ -1,0 +1,238 @@
+//! JWT issue and verification: HS256 only, with `sub`, `role`, `iat`, `exp` and a unique `jti`.
+//!
+//! A verified signature is necessary but not sufficient: [`crate::auth`] also requires the
+//! token's `access_token` row and its user to exist.
+
+use chrono::{DateTime, TimeZone, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+use crate::error::ApiError;
+
+/// Clock skew tolerated between the instances that issue and verify tokens.
+pub const LEEWAY_SECONDS: u64 = 5;
+/// No token we issue comes close; anything longer is refused before it is parsed.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id, as a string per RFC 7519.
+    pub sub: String,
+    /// The role when issued; informative only, since authorization reads the current role.
+    pub role: u8,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// A freshly signed token and what the access-token store records of it.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub jti: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a verified token says: the user it claims and its id in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub user_id: u64,
+    pub jti: String,
+}
+
+/// Keys and rules, built once per cold start.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        // The accepted algorithm is fixed here, never read from the token's header.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(
+        &self,
+        user_id: u64,
+        role: u8,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, ApiError> {
+        // Whole seconds, so the expiry recorded in the store is the one inside the token.
+        let issued_at = Utc
+            .timestamp_opt(now.timestamp(), 0)
+            .single()
+            .ok_or_else(|| ApiError::Internal("clock out of range".into()))?;
+        let expires_at = issued_at + self.ttl;
+        let jti = uuid::Uuid::new_v4().simple().to_string();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            role,
+            iat: issued_at.timestamp(),
+            exp: expires_at.timestamp(),
+            jti: jti.clone(),
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+                .map_err(|error| ApiError::Internal(format!("signing a token failed: {error}")))?;
+        Ok(IssuedToken {
+            token,
+            jti,
+            issued_at,
+            expires_at,
+        })
+    }
+
+    /// Signature, algorithm, expiry and shape; every failure is the same `Unauthorized`.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, ApiError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+            return Err(ApiError::Unauthorized);
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ApiError::Unauthorized)?;
+        let claims = data.claims;
+        // A token from the future was not issued by a clock we trust.
+        if claims.iat > now.timestamp() + LEEWAY_SECONDS as i64 {
+            return Err(ApiError::Unauthorized);
+        }
+        let user_id: u64 = claims.sub.parse().map_err(|_| ApiError::Unauthorized)?;
+        if claims.jti.len() != 32 || !claims.jti.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(VerifiedToken {
+            user_id,
+            jti: claims.jti,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(SECRET, Duration::from_secs(3600))
+    }
+
+    fn sign(claims: &serde_json::Value, header: Header, secret: &[u8]) -> String {
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    fn claims_at(now: i64) -> serde_json::Value {
+        serde_json::json!({
+            "sub": "7", "role": 2, "iat": now, "exp": now + 60,
+            "jti": "0123456789abcdef0123456789abcdef"
+        })
+    }
+
+    #[test]
+    fn an_issued_token_verifies_and_names_its_user() {
+        let now = Utc::now();
+        let issued = keys().issue(42, 1, now).unwrap();
+        assert_eq!(
+            issued.expires_at - issued.issued_at,
+            chrono::Duration::seconds(3600)
+        );
+        let verified = keys().verify(&issued.token, now).unwrap();
+        assert_eq!(verified.user_id, 42);
+        assert_eq!(verified.jti, issued.jti);
+        let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+        assert_eq!(header.alg, Algorithm::HS256);
+    }
+
+    #[test]
+    fn every_token_has_its_own_jti() {
+        let now = Utc::now();
+        let first = keys().issue(1, 1, now).unwrap();
+        let second = keys().issue(1, 1, now).unwrap();
+        assert_ne!(first.jti, second.jti);
+        assert_ne!(first.token, second.token);
+    }
+
+    #[test]
+    fn tampered_forged_and_expired_tokens_are_refused() {
+        let now = Utc::now();
+        let issued = keys().issue(42, 2, now).unwrap();
+        let mut tampered = issued.token.clone();
+        tampered.pop();
+        tampered.push(if issued.token.ends_with('A') {
+            'B'
+        } else {
+            'A'
+        });
+        let other_key = sign(
+            &claims_at(now.timestamp()),
+            Header::default(),
+            b"another-secret-another-secret-xx",
+        );
+        let expired = sign(
+            &claims_at(now.timestamp() - 3600),
+            Header::default(),
+            SECRET,
+        );
+        let mut no_exp = claims_at(now.timestamp());
+        no_exp.as_object_mut().unwrap().remove("exp");
+        let no_exp = sign(&no_exp, Header::default(), SECRET);
+        let future = sign(&claims_at(now.timestamp() + 600), Header::default(), SECRET);
+        let hs512 = sign(
+            &claims_at(now.timestamp()),
+            Header::new(Algorithm::HS512),
+            SECRET,
+        );
+        let unsigned = {
+            use base64::Engine;
+            let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            format!(
+                "{}.{}.",
+                b64(br#"{"alg":"none","typ":"JWT"}"#),
+                b64(claims_at(now.timestamp()).to_string().as_bytes())
+            )
+        };
+        for token in [
+            tampered.as_str(),
+            other_key.as_str(),
+            expired.as_str(),
+            no_exp.as_str(),
+            future.as_str(),
+            hs512.as_str(),
+            unsigned.as_str(),
+            "",
+            "garbage",
+            &"a".repeat(MAX_TOKEN_BYTES + 1),
+        ] {
+            assert!(
+                matches!(keys().verify(token, now), Err(ApiError::Unauthorized)),
+                "accepted {token}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_signature_over_a_non_numeric_subject_is_refused() {
+        let now = Utc::now().timestamp();
+        let mut claims = claims_at(now);
+        claims["sub"] = "admin".into();
+        let token = sign(&claims, Header::default(), SECRET);
+        assert!(keys().verify(&token, Utc::now()).is_err());
+    }
+}

@@ -1,0 +1,286 @@
+//! The contract's validation rules, in one place, and the bodies they apply to.
+//!
+//! The `validator` crate does the bookkeeping (which field failed, collecting every failure of a
+//! body at once) and the hard parts (RFC-compliant e-mail and URL checks); the rules specific
+//! to this API are the small functions below.
+
+use serde::{Deserialize, Deserializer};
+use validator::{Validate, ValidateEmail, ValidateUrl, ValidationError, ValidationErrors};
+
+use crate::error::{ApiError, FieldError};
+use crate::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES};
+use crate::policy::Role;
+
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_PROFILEPIC_CHARS: usize = 2048;
+
+/// 7 to 15 digits with one optional leading `+`.
+pub fn is_cellnumber(value: &str) -> bool {
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn failure(code: &'static str, message: &'static str) -> ValidationError {
+    ValidationError::new(code).with_message(message.into())
+}
+
+pub fn cellnumber_rule(value: &str) -> Result<(), ValidationError> {
+    if is_cellnumber(value) {
+        Ok(())
+    } else {
+        Err(failure(
+            "cellnumber",
+            "must be 7 to 15 digits with an optional leading +",
+        ))
+    }
+}
+
+pub fn password_rule(value: &str) -> Result<(), ValidationError> {
+    if (MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&value.len()) {
+        Ok(())
+    } else {
+        Err(failure("password", "must be 8 to 72 bytes long"))
+    }
+}
+
+pub fn name_rule(value: &str) -> Result<(), ValidationError> {
+    let chars = value.trim().chars().count();
+    if (1..=MAX_NAME_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(failure(
+            "name",
+            "must be 1 to 100 characters after trimming",
+        ))
+    }
+}
+
+pub fn email_rule(value: &str) -> Result<(), ValidationError> {
+    if value.chars().count() <= MAX_EMAIL_CHARS && value.validate_email() {
+        Ok(())
+    } else {
+        Err(failure(
+            "email",
+            "must be a valid e-mail address of at most 254 characters",
+        ))
+    }
+}
+
+pub fn profilepic_rule(value: &str) -> Result<(), ValidationError> {
+    let lower = value.get(..8).unwrap_or(value).to_ascii_lowercase();
+    let http = lower.starts_with("http://") || lower.starts_with("https://");
+    if http && value.chars().count() <= MAX_PROFILEPIC_CHARS && value.validate_url() {
+        Ok(())
+    } else {
+        Err(failure(
+            "profilepic",
+            "must be an http(s) URL of at most 2048 characters",
+        ))
+    }
+}
+
+/// The body of `POST /api/users`.
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    #[validate(custom(function = "name_rule"))]
+    pub name: String,
+    #[validate(custom(function = "cellnumber_rule"))]
+    pub cellnumber: String,
+    #[validate(custom(function = "password_rule"))]
+    pub password: String,
+    #[validate(custom(function = "email_rule"))]
+    #[serde(default)]
+    pub email: Option<String>,
+    #[validate(custom(function = "profilepic_rule"))]
+    #[serde(default)]
+    pub profilepic: Option<String>,
+    #[serde(default, rename = "roleId")]
+    pub role_id: Option<Role>,
+}
+
+/// The body of `PATCH /api/users/{id}`: every field optional; `email` and `profilepic` may be
+/// set to null, which clears them.
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[validate(custom(function = "name_rule"))]
+    #[serde(default)]
+    pub name: Option<String>,
+    #[validate(custom(function = "cellnumber_rule"))]
+    #[serde(default)]
+    pub cellnumber: Option<String>,
+    #[validate(custom(function = "password_rule"))]
+    #[serde(default)]
+    pub password: Option<String>,
+    #[validate(custom(function = "email_rule"))]
+    #[serde(default, deserialize_with = "present")]
+    pub email: Option<Option<String>>,
+    #[validate(custom(function = "profilepic_rule"))]
+    #[serde(default, deserialize_with = "present")]
+    pub profilepic: Option<Option<String>>,
+    #[serde(default, rename = "roleId")]
+    pub role_id: Option<Role>,
+}
+
+impl UserPatch {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.cellnumber.is_none()
+            && self.password.is_none()
+            && self.email.is_none()
+            && self.profilepic.is_none()
+            && self.role_id.is_none()
+    }
+}
+
+/// The body of `POST /api/users/me/password`.
+#[derive(Deserialize, Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PasswordChange {
+    /// Checked against the stored hash, not against the rules: an old password may predate them.
+    pub current_password: String,
+    #[validate(custom(function = "password_rule"))]
+    pub new_password: String,
+}
+
+/// Tells a field that is present (even as `null`) from one that is absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Runs the rules of `body`, turning every failure into a `{loc, msg}` of a 422.
+pub fn check(body: &impl Validate) -> Result<(), ApiError> {
+    body.validate()
+        .map_err(|errors| ApiError::Validation(field_errors(&errors)))
+}
+
+fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = errors
+        .field_errors()
+        .into_iter()
+        .flat_map(|(field, failures)| {
+            let field = json_name(&field).to_owned();
+            failures.iter().map(move |failure| {
+                let msg = failure
+                    .message
+                    .as_deref()
+                    .unwrap_or("is invalid")
+                    .to_owned();
+                FieldError::new(&["body", &field], msg)
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.loc.cmp(&b.loc));
+    out
+}
+
+/// The JSON name of a Rust field, where they differ.
+fn json_name(field: &str) -> &str {
+    match field {
+        "role_id" => "roleId",
+        "current_password" => "currentPassword",
+        "new_password" => "newPassword",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cellnumbers() {
+        for good in ["1234567", "+1234567", "123456789012345", "+123456789012345"] {
+            assert!(is_cellnumber(good), "{good}");
+        }
+        for bad in [
+            "123456",
+            "1234567890123456",
+            "++1234567",
+            "12345a7",
+            "",
+            "+",
+            " 1234567",
+            "123-4567",
+            "١٢٣٤٥٦٧",
+        ] {
+            assert!(!is_cellnumber(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_counted_in_bytes() {
+        assert!(password_rule("12345678").is_ok());
+        assert!(password_rule(&"a".repeat(72)).is_ok());
+        assert!(password_rule("1234567").is_err());
+        assert!(password_rule(&"a".repeat(73)).is_err());
+        // 24 three-byte characters are 72 bytes; 25 are too many.
+        assert!(password_rule(&"€".repeat(24)).is_ok());
+        assert!(password_rule(&"€".repeat(25)).is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_before_counting() {
+        assert!(name_rule(" a ").is_ok());
+        assert!(name_rule(&"é".repeat(100)).is_ok());
+        assert!(name_rule("   ").is_err());
+        assert!(name_rule("").is_err());
+        assert!(name_rule(&"é".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn emails_and_profile_pictures() {
+        assert!(email_rule("a@example.com").is_ok());
+        assert!(email_rule("not-an-email").is_err());
+        assert!(email_rule(&format!("{}@example.com", "a".repeat(250))).is_err());
+        assert!(profilepic_rule("https://cdn.example.com/a.png").is_ok());
+        assert!(profilepic_rule("HTTP://example.com/a.png").is_ok());
+        assert!(profilepic_rule("ftp://example.com/a.png").is_err());
+        assert!(profilepic_rule("javascript:alert(1)").is_err());
+        assert!(profilepic_rule(&format!("https://example.com/{}", "a".repeat(2048))).is_err());
+    }
+
+    #[test]
+    fn a_body_reports_every_invalid_field_by_its_json_name() {
+        let body: NewUser = serde_json::from_str(
+            r#"{"name":" ","cellnumber":"12","password":"short","email":"x","profilepic":"ftp://x"}"#,
+        )
+        .unwrap();
+        let Err(ApiError::Validation(errors)) = check(&body) else {
+            panic!("expected a validation error")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.loc[1].as_str()).collect();
+        assert_eq!(
+            fields,
+            ["cellnumber", "email", "name", "password", "profilepic"]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_roles_are_refused() {
+        assert!(serde_json::from_str::<NewUser>(
+            r#"{"name":"a","cellnumber":"1234567","password":"12345678","id":5}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<NewUser>(
+            r#"{"name":"a","cellnumber":"1234567","password":"12345678","roleId":3}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<UserPatch>(r#"{"password_hash":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn a_patch_tells_null_from_absent() {
+        let patch: UserPatch = serde_json::from_str(r#"{"email":null}"#).unwrap();
+        assert_eq!(patch.email, Some(None));
+        assert_eq!(patch.profilepic, None);
+        assert!(!patch.is_empty());
+        assert!(serde_json::from_str::<UserPatch>("{}").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,318 @@
+//! Test support: a fresh database per test, apps configured for tests, and real API Gateway
+//! events (HTTP API v2 and REST v1) built from the fixtures under `events/` and `tests/fixtures/`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lambda_http::{Body, Request, Response};
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::App;
+
+pub mod serve;
+
+/// The server the tests create their databases on: `TEST_DATABASE_URL`, without a database name.
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Every database of one test run shares this prefix, so `make test` can drop what a crashed
+/// run left behind; no two runs (or tests) share a database.
+pub fn run_prefix() -> String {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX
+        .get_or_init(|| {
+            std::env::var("TEST_RUN_ID")
+                .map(|id| format!("ut_{id}"))
+                .unwrap_or_else(|_| {
+                    let nanos = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap()
+                        .as_nanos();
+                    format!("ut_{}_{}", std::process::id(), nanos % 1_000_000_000)
+                })
+        })
+        .clone()
+}
+
+/// A database of its own for one test, migrated, and dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "{}_{}",
+            run_prefix(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let url = format!("{}/{name}", server_url());
+        shared::db::prepare(&url).await.unwrap_or_else(|error| {
+            panic!(
+                "cannot prepare test database {name} (is MariaDB running at {}?): {error}",
+                server_url()
+            )
+        });
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let server = server_url();
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee, so the clean-up gets a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut conn) = mysql_async::Conn::from_url(&server).await {
+                    let _ = conn
+                        .query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .await;
+                    let _ = conn.disconnect().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub const TEST_SECRET: &str = "test-secret-key-0123456789abcdef-0123456789";
+
+/// The environment a test app (or a served function) runs with: cost-4 bcrypt keeps tests quick.
+pub fn test_env(db: &TestDb) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", db.url.clone()),
+        ("SECRET_KEY", TEST_SECRET.to_owned()),
+        ("BCRYPT_COST", "4".to_owned()),
+        ("TOKEN_TTL_SECONDS", "3600".to_owned()),
+        ("LOGIN_MAX_FAILURES", "5".to_owned()),
+        ("LOGIN_WINDOW_SECONDS", "900".to_owned()),
+    ]
+}
+
+pub fn test_app(db: &TestDb) -> App {
+    test_app_with(db, &[])
+}
+
+pub fn test_app_with(db: &TestDb, overrides: &[(&'static str, &str)]) -> App {
+    let mut env = test_env(db);
+    for (name, value) in overrides {
+        env.retain(|(existing, _)| existing != name);
+        env.push((name, value.to_string()));
+    }
+    let config = Config::from_lookup(|name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+    })
+    .expect("test configuration is valid");
+    App::new(config).expect("test app builds")
+}
+
+/// Inserts a user straight into the database (the API under test is not needed for setup).
+pub async fn insert_user(app: &App, role_id: u8, cellnumber: &str, password: &str) -> u64 {
+    let hash = shared::password::hash(password, 4).await.unwrap();
+    let mut conn = app.pool.get_conn().await.unwrap();
+    conn.exec_drop(
+        "INSERT INTO users (name, cellnumber, email, password_hash, role_id, created, updated) \
+         VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+        (
+            format!("User {cellnumber}"),
+            cellnumber,
+            format!("u{}@example.com", cellnumber.trim_start_matches('+')),
+            hash,
+            role_id,
+        ),
+    )
+    .await
+    .unwrap();
+    conn.last_insert_id().unwrap()
+}
+
+pub async fn count(app: &App, sql: &str) -> u64 {
+    let mut conn = app.pool.get_conn().await.unwrap();
+    conn.query_first::<u64, _>(sql).await.unwrap().unwrap_or(0)
+}
+
+/// One API Gateway event, built from a fixture and then adjusted.
+pub struct Event {
+    value: Value,
+}
+
+impl Event {
+    /// An HTTP API (payload v2) event from `events/<function>.json`, the same files
+    /// `make invoke` sends.
+    pub fn v2(function: &str) -> Self {
+        let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut value: Value = serde_json::from_str(&text).unwrap();
+        value["headers"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorization");
+        Self { value }
+    }
+
+    /// A REST API (payload v1) event, with the stage in its path as API Gateway sends it.
+    pub fn v1(method: &str, resource: &str, path: &str) -> Self {
+        let path_with_stage = format!("/prod{path}");
+        let text = include_str!("../fixtures/rest-v1.json");
+        let mut value: Value = serde_json::from_str(text).unwrap();
+        value["httpMethod"] = json!(method);
+        value["resource"] = json!(resource);
+        value["path"] = json!(path_with_stage);
+        value["requestContext"]["httpMethod"] = json!(method);
+        value["requestContext"]["resourcePath"] = json!(resource);
+        value["requestContext"]["path"] = json!(path_with_stage);
+        value["pathParameters"] = Value::Null;
+        Self { value }
+    }
+
+    fn is_v2(&self) -> bool {
+        self.value.get("version").and_then(Value::as_str) == Some("2.0")
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.value["headers"][name] = json!(value);
+        if !self.is_v2() {
+            self.value["multiValueHeaders"][name] = json!([value]);
+        }
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn path_param(mut self, name: &str, value: &str) -> Self {
+        if self.value["pathParameters"].is_null() {
+            self.value["pathParameters"] = json!({});
+        }
+        self.value["pathParameters"][name] = json!(value);
+        if self.is_v2() {
+            let route = self.value["routeKey"]
+                .as_str()
+                .unwrap_or("")
+                .split(' ')
+                .nth(1)
+                .unwrap_or("")
+                .to_owned();
+            let concrete = route.replace(&format!("{{{name}}}"), value);
+            self.value["rawPath"] = json!(concrete);
+            self.value["requestContext"]["http"]["path"] = json!(concrete);
+        }
+        self
+    }
+
+    pub fn query(mut self, raw: &str) -> Self {
+        if self.is_v2() {
+            self.value["rawQueryString"] = json!(raw);
+            let mut params = serde_json::Map::new();
+            for pair in raw.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                params.insert(k.to_owned(), json!(v));
+            }
+            self.value["queryStringParameters"] = Value::Object(params);
+        } else {
+            let mut single = serde_json::Map::new();
+            let mut multi = serde_json::Map::new();
+            for pair in raw.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                single.insert(k.to_owned(), json!(v));
+                multi.insert(k.to_owned(), json!([v]));
+            }
+            self.value["queryStringParameters"] = Value::Object(single);
+            self.value["multiValueQueryStringParameters"] = Value::Object(multi);
+        }
+        self
+    }
+
+    /// A body as sent, with its content type (`None` leaves the fixture's header alone).
+    pub fn raw_body(mut self, body: &str, content_type: Option<&str>) -> Self {
+        self.value["body"] = json!(body);
+        self.value["isBase64Encoded"] = json!(false);
+        if let Some(content_type) = content_type {
+            self = self.header("content-type", content_type);
+        }
+        self
+    }
+
+    pub fn json_body(self, body: &Value) -> Self {
+        self.raw_body(&body.to_string(), Some("application/json"))
+    }
+
+    pub fn without_header(mut self, name: &str) -> Self {
+        if let Some(headers) = self.value["headers"].as_object_mut() {
+            headers.remove(name);
+        }
+        if let Some(headers) = self.value["multiValueHeaders"].as_object_mut() {
+            headers.remove(name);
+        }
+        self
+    }
+
+    /// The `lambda_http::Request` the runtime would hand the handler.
+    pub fn request(&self) -> Request {
+        lambda_http::request::from_str(&self.value.to_string())
+            .expect("fixture is a valid API Gateway event")
+    }
+}
+
+/// A handler's response, read back.
+pub struct Answer {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn from_response(response: Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes: &[u8] = response.body().as_ref();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|_| json!({ "raw": String::from_utf8_lossy(bytes) }))
+        };
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every error has a JSON `detail` and none shows SQL, a stack trace or the secret.
+    pub fn assert_error(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert!(
+            self.body.get("detail").is_some(),
+            "no detail in {}",
+            self.body
+        );
+        let text = self.body.to_string();
+        for leak in ["SELECT", "INSERT", "panicked", "mysql", TEST_SECRET, "$2b$"] {
+            assert!(!text.contains(leak), "{leak} leaked in {text}");
+        }
+        if status == 401 {
+            assert_eq!(self.header("www-authenticate"), Some("Bearer"));
+        }
+        self
+    }
+}
