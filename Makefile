@@ -72,3 +72,12 @@ test: tools test-db check-style ## every test: fmt, clippy, unit, handler and HT
 	awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
 	     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$$log"; \
 	rm -f "$$log"; exit $$status
+
+# --- one function at a time --------------------------------------------------------------------
+.PHONY: invoke
+invoke: tools ## send events/$(FN).json to FN under a running `make serve` (TOKEN=... fills its bearer token)
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [TOKEN=<token>]; functions: $$(ls events | sed 's/\.json$$//' | tr '\n' ' ')"; exit 2; }
+	@test -f "events/$(FN).json" || { echo "no event events/$(FN).json"; exit 2; }
+	@event="$$(mktemp)"; trap 'rm -f "$$event"' EXIT; \
+	sed "s/REPLACE_WITH_A_TOKEN_FROM_LOGIN/$${TOKEN:-REPLACE_WITH_A_TOKEN_FROM_LOGIN}/" "events/$(FN).json" > "$$event"; \
+	$(WITH_ENV) bash -c 'cargo lambda invoke "$$0" --invoke-port "$$PORT" --data-file "$$1"' "$(FN)" "$$event"; echo

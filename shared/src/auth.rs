@@ -9,20 +9,24 @@ use crate::policy::{Principal, Role};
 use crate::users::{User, UserRow, USER_COLUMNS};
 use crate::{password, App};
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(example = "+15550000001")]
     pub cellnumber: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
+    #[schema(example = "bearer")]
     pub token_type: &'static str,
+    /// Seconds the token is valid for.
     pub ttl: u64,
     pub user_id: u64,
+    #[schema(minimum = 1, maximum = 2)]
     pub role_id: u8,
     pub created: DateTime<Utc>,
     pub expires: DateTime<Utc>,
@@ -198,6 +202,56 @@ async fn remove_expired(conn: &mut mysql_async::Conn, window_seconds: u64) {
     if let Err(error) = conn.query_drop(cleanup).await {
         tracing::warn!(%error, "expired token clean-up failed");
     }
+}
+
+/// Revokes the token the request was made with.
+pub async fn logout(app: &App, signed_in: &Authenticated) -> Result<(), ApiError> {
+    signed_in
+        .principal
+        .authorize(crate::policy::Action::ActOnSelf)?;
+    let mut conn = app.conn().await?;
+    conn.exec_drop("DELETE FROM access_token WHERE jti = ?", (&signed_in.jti,))
+        .await?;
+    Ok(())
+}
+
+/// Changes the signed-in user's password after checking the current one, and revokes every
+/// other token of the user (the one used stays valid).
+pub async fn change_password(
+    app: &App,
+    signed_in: &Authenticated,
+    change: crate::validation::PasswordChange,
+) -> Result<(), ApiError> {
+    signed_in
+        .principal
+        .authorize(crate::policy::Action::ActOnSelf)?;
+    crate::validation::check(&change)?;
+    let user_id = signed_in.user.id;
+    let mut conn = app.conn().await?;
+    let stored: Option<String> = conn
+        .exec_first("SELECT password_hash FROM users WHERE id = ?", (user_id,))
+        .await?;
+    let stored = stored.ok_or(ApiError::Unauthorized)?;
+    let current_ok = change.current_password.len() <= password::MAX_PASSWORD_BYTES
+        && password::verify(&change.current_password, &stored).await;
+    if !current_ok {
+        return Err(ApiError::WrongCurrentPassword);
+    }
+    let new_hash = password::hash(&change.new_password, app.config.bcrypt_cost).await?;
+    let mut tx = conn.start_transaction(Default::default()).await?;
+    tx.exec_drop(
+        "UPDATE users SET password_hash = ?, \
+         updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) WHERE id = ?",
+        (new_hash, user_id),
+    )
+    .await?;
+    tx.exec_drop(
+        "DELETE FROM access_token WHERE user_id = ? AND jti <> ?",
+        (user_id, &signed_in.jti),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

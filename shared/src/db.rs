@@ -5,6 +5,8 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 
+use crate::error::ApiError;
+
 mod embedded {
     refinery::embed_migrations!("../migrations");
 }
@@ -90,6 +92,27 @@ pub async fn ensure_database(database_url: &str) -> Result<(), DbSetupError> {
     .await?;
     conn.disconnect().await?;
     Ok(())
+}
+
+/// Ends a transaction: commits when `outcome` is Ok, rolls back otherwise, so no row lock
+/// outlives a refused change (a dropped transaction is rolled back only when its connection is
+/// next used, which may be the next request of this instance).
+pub async fn finish<T>(
+    tx: mysql_async::Transaction<'_>,
+    outcome: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match outcome {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(%rollback, "rollback failed");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Applies every migration not yet applied; returns how many ran.

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 /// One invalid input: where it is (`["body", "cellnumber"]`) and what is wrong with it, in the
 /// shape FastAPI clients already parse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub loc: Vec<String>,
     pub msg: String,
@@ -17,6 +17,18 @@ impl FieldError {
             loc: loc.iter().map(|part| part.to_string()).collect(),
             msg: msg.into(),
         }
+    }
+}
+
+/// A `{"detail": ...}` body of a success that has nothing else to say.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Detail {
+    pub detail: &'static str,
+}
+
+impl Detail {
+    pub fn new(detail: &'static str) -> Self {
+        Self { detail }
     }
 }
 
@@ -32,6 +44,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("forbidden")]
     Forbidden,
+    /// A password change whose current password does not match.
+    #[error("wrong current password")]
+    WrongCurrentPassword,
     #[error("user not found")]
     NotFound,
     #[error("route not found")]
@@ -65,7 +80,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => 400,
             Self::Unauthorized | Self::InvalidCredentials => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::WrongCurrentPassword => 403,
             Self::NotFound | Self::RouteNotFound => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
@@ -84,6 +99,7 @@ impl ApiError {
             Self::Unauthorized => "Could not validate credentials",
             Self::InvalidCredentials => "Incorrect cellnumber or password",
             Self::Forbidden => "Not enough permissions",
+            Self::WrongCurrentPassword => "Current password is incorrect",
             Self::NotFound => "User not found",
             Self::RouteNotFound => "Not found",
             Self::Conflict(reason) => reason,

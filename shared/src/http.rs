@@ -71,6 +71,19 @@ pub async fn handle<F>(
 where
     F: Future<Output = Result<Reply, ApiError>>,
 {
+    handle_within(app.config.request_timeout, event, route, operation).await
+}
+
+/// [`handle`] for functions that have no [`App`] (no database, no secrets).
+pub async fn handle_within<F>(
+    timeout: std::time::Duration,
+    event: &Request,
+    route: &'static str,
+    operation: F,
+) -> Result<Response<Body>, Error>
+where
+    F: Future<Output = Result<Reply, ApiError>>,
+{
     let started = Instant::now();
     let request_id = event
         .lambda_context_ref()
@@ -83,7 +96,7 @@ where
         user_id = tracing::field::Empty
     );
     async move {
-        let outcome = match tokio::time::timeout(app.config.request_timeout, operation).await {
+        let outcome = match tokio::time::timeout(timeout, operation).await {
             Ok(outcome) => outcome,
             Err(_) => Err(ApiError::Unavailable("request timed out".into())),
         };
@@ -248,4 +261,14 @@ where
         }
     };
     lambda_http::run(lambda_http::service_fn(move |event| handler(app, event))).await
+}
+
+/// The `main` of a function that needs no database and no secrets (the docs).
+pub async fn run_without_app<H, F>(handler: H) -> Result<(), Error>
+where
+    H: Fn(Request) -> F,
+    F: Future<Output = Result<Response<Body>, Error>> + Send,
+{
+    crate::logging::init();
+    lambda_http::run(lambda_http::service_fn(handler)).await
 }

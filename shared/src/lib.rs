@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod openapi;
 pub mod password;
 pub mod policy;
 pub mod token;

@@ -2,15 +2,17 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
+use mysql_async::{Conn, Transaction};
 use serde::Serialize;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::policy::{Action, Role};
+use crate::validation::{self, NewUser, UserPatch};
+use crate::{db, password};
 
 /// A user as the API shows it: never with a password or its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: u64,
     pub name: String,
@@ -18,6 +20,7 @@ pub struct User {
     pub email: Option<String>,
     pub profilepic: Option<String>,
     #[serde(rename = "roleId")]
+    #[schema(minimum = 1, maximum = 2)]
     pub role_id: u8,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
@@ -36,6 +39,19 @@ pub(crate) type UserRow = (
     u8,
     NaiveDateTime,
     NaiveDateTime,
+);
+
+/// A [`UserRow`] followed by the total row count of its query.
+type UserRowWithTotal = (
+    u64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    u8,
+    NaiveDateTime,
+    NaiveDateTime,
+    u64,
 );
 
 impl From<UserRow> for User {
@@ -72,6 +88,243 @@ pub async fn get(app: &crate::App, signed_in: &Authenticated, id: u64) -> Result
     }
     let mut conn = app.conn().await?;
     find_by_id(&mut conn, id).await?.ok_or(ApiError::NotFound)
+}
+
+/// One page of `GET /api/users`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+pub const DEFAULT_PAGE_LIMIT: u64 = 50;
+pub const MAX_PAGE_LIMIT: u64 = 100;
+
+/// Now, at the microsecond precision the columns keep, so what is returned is what is stored.
+fn now() -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or_else(|_| Utc::now())
+}
+
+/// The unique index a duplicate-key error names, as the 409 the contract asks for. Deciding by
+/// the index (not by a read before the write) is what makes concurrent creates safe.
+fn conflict_or(error: mysql_async::Error) -> ApiError {
+    if let mysql_async::Error::Server(server) = &error {
+        if server.code == crate::error::mysql_codes::DUPLICATE_ENTRY {
+            return if server.message.contains("uq_users_email") {
+                ApiError::Conflict("Email already registered")
+            } else {
+                ApiError::Conflict("Cellnumber already registered")
+            };
+        }
+    }
+    ApiError::from(error)
+}
+
+pub async fn create(
+    app: &crate::App,
+    signed_in: &Authenticated,
+    new: NewUser,
+) -> Result<User, ApiError> {
+    signed_in.principal.authorize(Action::CreateUser)?;
+    validation::check(&new)?;
+    let password_hash = password::hash(&new.password, app.config.bcrypt_cost).await?;
+    let created = now();
+    let role = new.role_id.unwrap_or(Role::User);
+    let name = new.name.trim().to_owned();
+    let mut conn = app.conn().await?;
+    conn.exec_drop(
+        "INSERT INTO users (name, cellnumber, email, profilepic, password_hash, role_id, created, updated) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            &name,
+            &new.cellnumber,
+            &new.email,
+            &new.profilepic,
+            password_hash,
+            role.id(),
+            created.naive_utc(),
+            created.naive_utc(),
+        ),
+    )
+    .await
+    .map_err(conflict_or)?;
+    let id = conn
+        .last_insert_id()
+        .ok_or_else(|| ApiError::Internal("insert returned no id".into()))?;
+    Ok(User {
+        id,
+        name,
+        cellnumber: new.cellnumber,
+        email: new.email,
+        profilepic: new.profilepic,
+        role_id: role.id(),
+        created,
+        updated: created,
+    })
+}
+
+pub async fn list(
+    app: &crate::App,
+    signed_in: &Authenticated,
+    limit: u64,
+    offset: u64,
+) -> Result<UserPage, ApiError> {
+    signed_in.principal.authorize(Action::ListUsers)?;
+    let mut conn = app.conn().await?;
+    // The page and the total in one round trip.
+    let rows: Vec<UserRowWithTotal> = conn
+        .exec(
+            format!("SELECT {USER_COLUMNS}, COUNT(*) OVER () FROM users u ORDER BY u.id LIMIT ? OFFSET ?"),
+            (limit, offset),
+        )
+        .await?;
+    let total = match rows.first() {
+        Some(row) => row.8,
+        // Past the last page there is no row to carry the total.
+        None => conn
+            .query_first::<u64, _>("SELECT COUNT(*) FROM users")
+            .await?
+            .unwrap_or(0),
+    };
+    let items = rows
+        .into_iter()
+        .map(
+            |(id, name, cellnumber, email, profilepic, role_id, created, updated, _)| {
+                User::from((
+                    id, name, cellnumber, email, profilepic, role_id, created, updated,
+                ))
+            },
+        )
+        .collect();
+    Ok(UserPage {
+        items,
+        total,
+        limit,
+        offset,
+    })
+}
+
+/// Refuses to leave the service without an admin. Locks the admins' rows, so two concurrent
+/// removals cannot both see the other admin still there.
+async fn ensure_another_admin(tx: &mut Transaction<'_>, id: u64) -> Result<(), ApiError> {
+    let others: Vec<u64> = tx
+        .exec(
+            "SELECT id FROM users WHERE role_id = 1 AND id <> ? FOR UPDATE",
+            (id,),
+        )
+        .await?;
+    if others.is_empty() {
+        return Err(ApiError::Conflict("Cannot remove the last admin"));
+    }
+    Ok(())
+}
+
+pub async fn update(
+    app: &crate::App,
+    signed_in: &Authenticated,
+    id: u64,
+    patch: UserPatch,
+) -> Result<User, ApiError> {
+    signed_in.principal.authorize(Action::UpdateUser)?;
+    validation::check(&patch)?;
+    // Hash before the transaction, so no row stays locked through bcrypt.
+    let password_hash = match &patch.password {
+        Some(new_password) => Some(password::hash(new_password, app.config.bcrypt_cost).await?),
+        None => None,
+    };
+    let mut conn = app.conn().await?;
+    let mut tx = conn.start_transaction(Default::default()).await?;
+    let outcome = apply_patch(&mut tx, id, patch, password_hash).await;
+    db::finish(tx, outcome).await
+}
+
+async fn apply_patch(
+    tx: &mut Transaction<'_>,
+    id: u64,
+    patch: UserPatch,
+    password_hash: Option<String>,
+) -> Result<User, ApiError> {
+    let current: Option<u8> = tx
+        .exec_first("SELECT role_id FROM users WHERE id = ? FOR UPDATE", (id,))
+        .await?;
+    let current_role = current.ok_or(ApiError::NotFound)?;
+    if current_role == Role::Admin.id() && patch.role_id == Some(Role::User) {
+        ensure_another_admin(tx, id).await?;
+    }
+    if !patch.is_empty() {
+        let (email_given, email) = split_nullable(patch.email);
+        let (profilepic_given, profilepic) = split_nullable(patch.profilepic);
+        tx.exec_drop(
+            "UPDATE users SET \
+               name = COALESCE(?, name), \
+               cellnumber = COALESCE(?, cellnumber), \
+               password_hash = COALESCE(?, password_hash), \
+               email = IF(?, ?, email), \
+               profilepic = IF(?, ?, profilepic), \
+               role_id = COALESCE(?, role_id), \
+               updated = GREATEST(?, updated + INTERVAL 1 MICROSECOND) \
+             WHERE id = ?",
+            (
+                patch.name.as_deref().map(str::trim),
+                &patch.cellnumber,
+                &password_hash,
+                email_given,
+                email,
+                profilepic_given,
+                profilepic,
+                patch.role_id.map(Role::id),
+                now().naive_utc(),
+                id,
+            ),
+        )
+        .await
+        .map_err(conflict_or)?;
+        if password_hash.is_some() {
+            tx.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
+                .await?;
+        }
+    }
+    let row: Option<UserRow> = tx
+        .exec_first(
+            format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"),
+            (id,),
+        )
+        .await?;
+    row.map(User::from).ok_or(ApiError::NotFound)
+}
+
+/// `(given, value)` of a field that may be absent, null or set.
+fn split_nullable(field: Option<Option<String>>) -> (bool, Option<String>) {
+    match field {
+        Some(value) => (true, value),
+        None => (false, None),
+    }
+}
+
+pub async fn delete(app: &crate::App, signed_in: &Authenticated, id: u64) -> Result<(), ApiError> {
+    signed_in.principal.authorize(Action::DeleteUser)?;
+    let mut conn = app.conn().await?;
+    let mut tx = conn.start_transaction(Default::default()).await?;
+    let outcome = delete_in(&mut tx, id).await;
+    db::finish(tx, outcome).await
+}
+
+async fn delete_in(tx: &mut Transaction<'_>, id: u64) -> Result<(), ApiError> {
+    let role: Option<u8> = tx
+        .exec_first("SELECT role_id FROM users WHERE id = ? FOR UPDATE", (id,))
+        .await?;
+    if role.ok_or(ApiError::NotFound)? == Role::Admin.id() {
+        ensure_another_admin(tx, id).await?;
+    }
+    // The user's tokens go with it (ON DELETE CASCADE).
+    tx.exec_drop("DELETE FROM users WHERE id = ?", (id,))
+        .await?;
+    Ok(())
 }
 
 /// What [`ensure_admin`] did.

@@ -81,46 +81,62 @@ pub fn profilepic_rule(value: &str) -> Result<(), ValidationError> {
 }
 
 /// The body of `POST /api/users`.
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     #[validate(custom(function = "name_rule"))]
+    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
     pub name: String,
     #[validate(custom(function = "cellnumber_rule"))]
+    #[schema(pattern = r"^\+?[0-9]{7,15}$", example = "+15550000002")]
     pub cellnumber: String,
     #[validate(custom(function = "password_rule"))]
+    #[schema(min_length = 8, max_length = 72, format = Password)]
     pub password: String,
     #[validate(custom(function = "email_rule"))]
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     #[validate(custom(function = "profilepic_rule"))]
     #[serde(default)]
+    #[schema(
+        format = "uri",
+        pattern = "^[Hh][Tt][Tt][Pp][Ss]?://",
+        max_length = 2048
+    )]
     pub profilepic: Option<String>,
     #[serde(default, rename = "roleId")]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
 }
 
 /// The body of `PATCH /api/users/{id}`: every field optional; `email` and `profilepic` may be
 /// set to null, which clears them.
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[validate(custom(function = "name_rule"))]
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
     pub name: Option<String>,
     #[validate(custom(function = "cellnumber_rule"))]
     #[serde(default)]
+    #[schema(pattern = r"^\+?[0-9]{7,15}$", example = "+15550000002")]
     pub cellnumber: Option<String>,
     #[validate(custom(function = "password_rule"))]
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 72, format = Password)]
     pub password: Option<String>,
     #[validate(custom(function = "email_rule"))]
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, format = Email, max_length = 254)]
     pub email: Option<Option<String>>,
     #[validate(custom(function = "profilepic_rule"))]
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, format = "uri", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
     pub profilepic: Option<Option<String>>,
     #[serde(default, rename = "roleId")]
+    #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
 }
 
@@ -136,12 +152,13 @@ impl UserPatch {
 }
 
 /// The body of `POST /api/users/me/password`.
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PasswordChange {
     /// Checked against the stored hash, not against the rules: an old password may predate them.
     pub current_password: String,
     #[validate(custom(function = "password_rule"))]
+    #[schema(min_length = 8, max_length = 72, format = Password)]
     pub new_password: String,
 }
 

@@ -101,6 +101,19 @@ pub fn test_env(db: &TestDb) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// An app (as a separate function instance would have) on the database at `url`.
+pub fn app_for_url(url: &str) -> App {
+    let url = url.to_owned();
+    let config = Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "SECRET_KEY" => Some(TEST_SECRET.to_owned()),
+        "BCRYPT_COST" => Some("4".to_owned()),
+        _ => None,
+    })
+    .expect("test configuration is valid");
+    App::new(config).expect("test app builds")
+}
+
 pub fn test_app(db: &TestDb) -> App {
     test_app_with(db, &[])
 }
@@ -181,6 +194,16 @@ impl Event {
 
     fn is_v2(&self) -> bool {
         self.value.get("version").and_then(Value::as_str) == Some("2.0")
+    }
+
+    /// Another method and path for an HTTP API (v2) event.
+    pub fn at(mut self, method: &str, path: &str) -> Self {
+        self.value["routeKey"] = json!(format!("{method} {path}"));
+        self.value["rawPath"] = json!(path);
+        self.value["requestContext"]["routeKey"] = json!(format!("{method} {path}"));
+        self.value["requestContext"]["http"]["method"] = json!(method);
+        self.value["requestContext"]["http"]["path"] = json!(path);
+        self
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -315,4 +338,54 @@ impl Answer {
         }
         self
     }
+}
+
+/// Runs one function's handler on an [`Event`]: `call!(get_me, &app, event)`.
+#[macro_export]
+macro_rules! call {
+    ($function:ident, $app:expr, $event:expr) => {
+        $crate::Answer::from_response($function::handler($app, $event.request()).await.unwrap())
+    };
+}
+
+/// Signs in through the login handler.
+pub async fn login(app: &App, cellnumber: &str, password: &str) -> Answer {
+    let event =
+        Event::v2("login").json_body(&json!({ "cellnumber": cellnumber, "password": password }));
+    Answer::from_response(login::handler(app, event.request()).await.unwrap())
+}
+
+/// A token for a user that must be able to sign in.
+pub async fn token(app: &App, cellnumber: &str, password: &str) -> String {
+    let answer = login(app, cellnumber, password).await;
+    assert_eq!(answer.status, 200, "login of {cellnumber}: {}", answer.body);
+    answer.body["token"].as_str().unwrap().to_owned()
+}
+
+/// The `jti` claim of a token (no verification: tests only).
+pub fn jti_of(token: &str) -> String {
+    use base64::Engine;
+    let claims = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    claims["jti"].as_str().unwrap().to_owned()
+}
+
+/// `(METHOD, path)` of every route `cargo lambda watch` serves, from the workspace Cargo.toml.
+pub fn watch_routes() -> Vec<(String, String)> {
+    let path = format!("{}/../Cargo.toml", env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut routes = Vec::new();
+    for (path, targets) in router {
+        for target in targets.as_array().expect("method-specific routes") {
+            routes.push((target["method"].as_str().unwrap().to_owned(), path.clone()));
+        }
+    }
+    routes.sort();
+    routes
 }

@@ -109,16 +109,28 @@ impl Served {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> HttpAnswer {
+        let body = body.map(|body| ("application/json", body.to_string().into_bytes()));
+        self.call_raw(method, path, token, body)
+    }
+
+    /// One HTTP request with a body of any content type.
+    pub fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> HttpAnswer {
         let url = format!("{}{path}", self.base);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         let response = match body {
-            Some(body) => self.agent.run(
+            Some((content_type, bytes)) => self.agent.run(
                 request
-                    .header("content-type", "application/json")
-                    .body(body.to_string())
+                    .header("content-type", content_type)
+                    .body(bytes)
                     .unwrap(),
             ),
             None => self.agent.run(request.body(()).unwrap()),

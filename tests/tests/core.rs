@@ -1,7 +1,7 @@
 //! Login, `GET /api/users/me` and `GET /api/users/{id}` through their handlers, fed real API
 //! Gateway events, against a fresh MariaDB database per test.
 
-use api_tests::{count, insert_user, test_app, Answer, Event, TestDb};
+use api_tests::{count, insert_user, jti_of, login, test_app, token, Answer, Event, TestDb};
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 use shared::App;
@@ -13,20 +13,6 @@ const USER_PASS: &str = "user-password-2";
 
 async fn login_event(app: &App, event: Event) -> Answer {
     Answer::from_response(login::handler(app, event.request()).await.unwrap())
-}
-
-async fn login(app: &App, cellnumber: &str, password: &str) -> Answer {
-    login_event(
-        app,
-        Event::v2("login").json_body(&json!({ "cellnumber": cellnumber, "password": password })),
-    )
-    .await
-}
-
-async fn token(app: &App, cellnumber: &str, password: &str) -> String {
-    let answer = login(app, cellnumber, password).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body["token"].as_str().unwrap().to_owned()
 }
 
 async fn me(app: &App, token: &str) -> Answer {
@@ -297,12 +283,7 @@ async fn a_token_whose_row_is_gone_or_whose_user_is_gone_stops_working() {
     let second = token(&f.app, USER_CELL, USER_PASS).await;
     assert_eq!(me(&f.app, &first).await.status, 200);
 
-    let jti_of_first = {
-        let claims = first.split('.').nth(1).unwrap();
-        use base64_decode::decode;
-        let claims: serde_json::Value = serde_json::from_slice(&decode(claims)).unwrap();
-        claims["jti"].as_str().unwrap().to_owned()
-    };
+    let jti_of_first = jti_of(&first);
     let mut conn = f.app.pool.get_conn().await.unwrap();
     conn.exec_drop("DELETE FROM access_token WHERE jti = ?", (&jti_of_first,))
         .await
@@ -387,13 +368,4 @@ async fn an_unreachable_database_gives_503_with_a_json_detail() {
     let answer = login(&app, ADMIN_CELL, ADMIN_PASS).await;
     answer.assert_error(503);
     assert!(!answer.body.to_string().contains("127.0.0.1"));
-}
-
-mod base64_decode {
-    pub fn decode(text: &str) -> Vec<u8> {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .unwrap()
-    }
 }

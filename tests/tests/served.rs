@@ -88,3 +88,172 @@ fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
         404
     );
 }
+
+#[test]
+fn the_whole_contract_over_http_under_cargo_lambda_watch() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = runtime.block_on(TestDb::new());
+    let app = test_app(&db);
+    let admin_id = runtime.block_on(insert_user(&app, 1, "+15550000001", "admin-password-1"));
+    let server = Served::start(&test_env(&db));
+    let login = |cellnumber: &str, password: &str| {
+        server.call(
+            "POST",
+            "/api/users/login",
+            None,
+            Some(&json!({ "cellnumber": cellnumber, "password": password })),
+        )
+    };
+    let admin = login("+15550000001", "admin-password-1").body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Create, then read it back where Location says.
+    let created = server.call(
+        "POST",
+        "/api/users",
+        Some(&admin),
+        Some(&json!({ "name": "Ada", "cellnumber": "+15550000002", "password": "ada-password-1", "email": "ada@example.com" })),
+    );
+    assert_eq!(created.status, 201, "{}\n{}", created.body, server.logs());
+    let location = created.header("location").unwrap().to_owned();
+    let id = created.body["id"].as_u64().unwrap();
+    assert_eq!(location, format!("/api/users/{id}"));
+    assert_eq!(
+        server.call("GET", &location, Some(&admin), None).body,
+        created.body
+    );
+    let duplicate = server.call(
+        "POST",
+        "/api/users",
+        Some(&admin),
+        Some(
+            &json!({ "name": "Ada 2", "cellnumber": "+15550000002", "password": "ada-password-1" }),
+        ),
+    );
+    assert_eq!(duplicate.status, 409);
+
+    // List, paginated.
+    let page = server.call("GET", "/api/users?limit=1&offset=1", Some(&admin), None);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body["total"], 2);
+    assert_eq!(page.body["items"][0]["id"], id);
+    assert_eq!(
+        server
+            .call("GET", "/api/users?limit=500", Some(&admin), None)
+            .status,
+        422
+    );
+
+    // Update.
+    let patched = server.call(
+        "PATCH",
+        &location,
+        Some(&admin),
+        Some(&json!({ "name": "Ada King", "email": null })),
+    );
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["name"], "Ada King");
+    assert!(patched.body["email"].is_null());
+
+    // The user changes its password; its other token stops working, the one used does not.
+    let ada = login("+15550000002", "ada-password-1").body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ada_elsewhere = login("+15550000002", "ada-password-1").body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let changed = server.call(
+        "POST",
+        "/api/users/me/password",
+        Some(&ada),
+        Some(&json!({ "currentPassword": "ada-password-1", "newPassword": "ada-password-2" })),
+    );
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    assert_eq!(
+        server.call("GET", "/api/users/me", Some(&ada), None).status,
+        200
+    );
+    assert_eq!(
+        server
+            .call("GET", "/api/users/me", Some(&ada_elsewhere), None)
+            .status,
+        401
+    );
+
+    // Logout revokes the token it was called with.
+    assert_eq!(
+        server
+            .call("POST", "/api/users/logout", Some(&ada), None)
+            .status,
+        204
+    );
+    assert_eq!(
+        server.call("GET", "/api/users/me", Some(&ada), None).status,
+        401
+    );
+
+    // Bad input over the wire: each gets its status and a JSON detail.
+    let not_json = server.call_raw(
+        "POST",
+        "/api/users",
+        Some(&admin),
+        Some(("text/plain", b"hello".to_vec())),
+    );
+    assert_eq!(not_json.status, 415);
+    let malformed = server.call_raw(
+        "POST",
+        "/api/users",
+        Some(&admin),
+        Some(("application/json", b"{\"name\":".to_vec())),
+    );
+    assert_eq!(malformed.status, 422);
+    let huge = server.call_raw(
+        "POST",
+        "/api/users",
+        Some(&admin),
+        Some(("application/json", vec![b' '; 70 * 1024])),
+    );
+    assert_eq!(huge.status, 413);
+    for answer in [&not_json, &malformed, &huge] {
+        assert!(answer.body.get("detail").is_some(), "{}", answer.body);
+    }
+
+    // Delete; the last admin stays.
+    let deleted = server.call("DELETE", &location, Some(&admin), None);
+    assert_eq!(deleted.status, 200);
+    assert_eq!(deleted.body["detail"], "User deleted successfully");
+    assert_eq!(
+        server.call("GET", &location, Some(&admin), None).status,
+        404
+    );
+    let last = server.call(
+        "DELETE",
+        &format!("/api/users/{admin_id}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(last.status, 409);
+
+    // Throttling over HTTP.
+    for _ in 0..5 {
+        assert_eq!(login("+15550000009", "wrong-password").status, 401);
+    }
+    let throttled = login("+15550000009", "wrong-password");
+    assert_eq!(throttled.status, 429);
+    assert!(throttled.header("retry-after").is_some());
+
+    // The docs.
+    let document = server.call("GET", "/api/openapi.json", None, None);
+    assert_eq!(document.status, 200);
+    assert!(document.body["paths"]["/api/users/{id}"]["patch"].is_object());
+    let page = server.call("GET", "/docs", None, None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.as_str().unwrap().contains("swagger-ui"));
+}

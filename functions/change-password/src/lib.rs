@@ -1,0 +1,13 @@
+use lambda_http::{Body, Request, Response};
+use shared::http::{self, Error, Reply};
+use shared::{auth, App};
+
+pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
+    http::handle(app, &event, "POST /api/users/me/password", async {
+        let signed_in = auth::authenticate(app, http::authorization(&event)).await?;
+        let change = http::json_body(&event)?;
+        auth::change_password(app, &signed_in, change).await?;
+        Ok(Reply::no_content())
+    })
+    .await
+}

@@ -1,0 +1,13 @@
+use lambda_http::{Body, Request, Response};
+use shared::http::{self, Error, Reply};
+use shared::{auth, users, App};
+
+pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
+    http::handle(app, &event, "POST /api/users", async {
+        let signed_in = auth::authenticate(app, http::authorization(&event)).await?;
+        let new_user = http::json_body(&event)?;
+        let user = users::create(app, &signed_in, new_user).await?;
+        Ok(Reply::json(201, &user)?.with_location(format!("/api/users/{}", user.id)))
+    })
+    .await
+}
