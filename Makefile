@@ -48,7 +48,7 @@ serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lamb
 	  echo "ADMIN_CELLNUMBER/ADMIN_PASSWORD not set: no admin bootstrapped (see README)"; \
 	fi
 	@$(WITH_ENV) bash -c 'echo "serving on http://127.0.0.1:$$PORT (Ctrl-C stops)"; \
-	  exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT"'
+	  LOG_FORMAT="$${LOG_FORMAT:-text}" exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT"'
 
 # --- checks ------------------------------------------------------------------------------------
 .PHONY: fmt
@@ -80,4 +80,4 @@ invoke: tools ## send events/$(FN).json to FN under a running `make serve` (TOKE
 	@test -f "events/$(FN).json" || { echo "no event events/$(FN).json"; exit 2; }
 	@event="$$(mktemp)"; trap 'rm -f "$$event"' EXIT; \
 	sed "s/REPLACE_WITH_A_TOKEN_FROM_LOGIN/$${TOKEN:-REPLACE_WITH_A_TOKEN_FROM_LOGIN}/" "events/$(FN).json" > "$$event"; \
-	$(WITH_ENV) bash -c 'cargo lambda invoke "$$0" --invoke-port "$$PORT" --data-file "$$1"' "$(FN)" "$$event"; echo
+	$(WITH_ENV) bash -c 'cargo lambda invoke "$$0" --invoke-address 127.0.0.1 --invoke-port "$$PORT" --data-file "$$1"' "$(FN)" "$$event"; echo
