@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use shared::config::{bcrypt_cost_range, DEFAULT_BCRYPT_COST};
+use shared::config::{bcrypt_cost_range, DatabaseTls, DEFAULT_BCRYPT_COST};
 use shared::db::{self, DbSetupError};
 use shared::users::{ensure_admin, AdminBootstrap};
 
@@ -34,6 +34,11 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `DB_TLS` as the functions read it (off unless set), for servers that require TLS.
+fn database_tls() -> Result<DatabaseTls, String> {
+    DatabaseTls::parse(std::env::var("DB_TLS").ok().as_deref()).map_err(|error| error.to_string())
 }
 
 fn required(name: &str) -> Result<String, String> {
@@ -80,7 +85,7 @@ fn redact(database_url: &str) -> String {
 
 async fn migrate() -> Result<String, String> {
     let database_url = required("DATABASE_URL")?;
-    let applied = db::prepare(&database_url)
+    let applied = db::prepare(&database_url, database_tls()?)
         .await
         .map_err(|error| explain(&database_url, error))?;
     Ok(format!(
@@ -91,7 +96,7 @@ async fn migrate() -> Result<String, String> {
 
 async fn ping(url: Option<String>) -> Result<String, String> {
     let url = url.ok_or(USAGE)?;
-    db::ping_server(&url)
+    db::ping_server(&url, database_tls()?)
         .await
         .map_err(|error| explain(&url, error))?;
     Ok(format!("MySQL at {} answers", db::address_of(&url)))
@@ -126,10 +131,10 @@ async fn bootstrap_admin() -> Result<String, String> {
             })?,
         Err(_) => DEFAULT_BCRYPT_COST,
     };
-    db::prepare(&database_url)
+    db::prepare(&database_url, database_tls()?)
         .await
         .map_err(|error| explain(&database_url, error))?;
-    let pool = db::pool(&database_url).map_err(|error| error.to_string())?;
+    let pool = db::pool(&database_url, database_tls()?).map_err(|error| error.to_string())?;
     let mut conn = pool
         .get_conn()
         .await

@@ -2,9 +2,12 @@
 
 use mysql_async::{Conn, Pool};
 
-use crate::config::{Config, ConfigError};
+use std::collections::HashMap;
+
+use crate::config::{load_dotenv, Config, ConfigError, DatabaseConfig};
 use crate::db::{self, DbSetupError};
 use crate::error::ApiError;
+use crate::secrets::{self, SecretsError};
 use crate::token::TokenKeys;
 
 pub struct App {
@@ -19,16 +22,51 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Database(#[from] DbSetupError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
+/// The environment (after `.env`), with the values held in Secrets Manager filled in.
+async fn resolved_environment() -> Result<HashMap<String, String>, StartupError> {
+    load_dotenv();
+    let mut vars: HashMap<String, String> = std::env::vars().collect();
+    secrets::resolve(&mut vars).await?;
+    Ok(vars)
+}
+
+/// What the `migrate` function keeps per instance: the database, and the bcrypt cost for the
+/// admin it may bootstrap.
+pub struct Database {
+    pub pool: Pool,
+    pub bcrypt_cost: u32,
+}
+
+impl Database {
+    pub async fn load() -> Result<Self, StartupError> {
+        let vars = resolved_environment().await?;
+        Self::new(DatabaseConfig::from_lookup(&|name: &str| {
+            vars.get(name).cloned()
+        })?)
+    }
+
+    pub fn new(config: DatabaseConfig) -> Result<Self, StartupError> {
+        Ok(Self {
+            pool: db::pool(config.database_url.expose(), config.database_tls)?,
+            bcrypt_cost: config.bcrypt_cost,
+        })
+    }
 }
 
 impl App {
-    /// Reads the configuration and builds the pool (which connects lazily) and the token keys.
-    pub fn from_env() -> Result<Self, StartupError> {
-        Self::new(Config::from_env()?)
+    /// Reads the configuration (and, in AWS, the secrets it names), then builds the pool (which
+    /// connects lazily) and the token keys.
+    pub async fn load() -> Result<Self, StartupError> {
+        let vars = resolved_environment().await?;
+        Self::new(Config::from_lookup(|name| vars.get(name).cloned())?)
     }
 
     pub fn new(config: Config) -> Result<Self, StartupError> {
-        let pool = db::pool(config.database_url.expose())?;
+        let pool = db::pool(config.database_url.expose(), config.database_tls)?;
         let tokens = TokenKeys::new(config.secret_key.expose().as_bytes(), config.token_ttl);
         Ok(Self {
             config,

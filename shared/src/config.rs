@@ -40,10 +40,37 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5000;
 /// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
+/// How the connection to MySQL is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseTls {
+    /// Plain TCP: a local server.
+    Off,
+    /// TLS, verified against the public web roots.
+    On,
+    /// TLS, verified against the Amazon RDS and RDS Proxy roots (embedded) and the web roots.
+    Rds,
+}
+
+impl DatabaseTls {
+    /// The value of `DB_TLS`: `off` (the default), `on` or `rds`.
+    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("off") => Ok(Self::Off),
+            Some("on") => Ok(Self::On),
+            Some("rds") => Ok(Self::Rds),
+            Some(other) => Err(ConfigError::Invalid {
+                name: "DB_TLS",
+                reason: format!("expected off, on or rds, got {other:?}"),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `mysql://user:password@host:port/database`; it may hold a password, hence `Secret`.
     pub database_url: Secret,
+    pub database_tls: DatabaseTls,
     /// The HS256 signing key of every token.
     pub secret_key: Secret,
     pub token_ttl: Duration,
@@ -66,18 +93,12 @@ impl Config {
     /// The parsing itself, over any source of variables, so it is testable without touching the
     /// process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
-        let database_url = get("DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
-        if !database_url.starts_with("mysql://") {
-            return Err(ConfigError::Invalid {
-                name: "DATABASE_URL",
-                reason: "expected mysql://user:password@host:port/database".into(),
-            });
-        }
+        let get = |name: &'static str| non_empty(&lookup, name);
+        let DatabaseConfig {
+            database_url,
+            database_tls,
+            bcrypt_cost,
+        } = DatabaseConfig::from_lookup(&lookup)?;
         let secret_key = get("SECRET_KEY").ok_or(ConfigError::Missing("SECRET_KEY"))?;
         if secret_key.len() < MIN_SECRET_KEY_BYTES {
             return Err(ConfigError::Invalid {
@@ -90,12 +111,6 @@ impl Config {
             get("TOKEN_TTL_SECONDS"),
             DEFAULT_TOKEN_TTL_SECONDS,
             60..=30 * 24 * 3600,
-        )?;
-        let bcrypt_cost = parse_number(
-            "BCRYPT_COST",
-            get("BCRYPT_COST"),
-            DEFAULT_BCRYPT_COST,
-            bcrypt_cost_range(),
         )?;
         let login_max_failures = parse_number(
             "LOGIN_MAX_FAILURES",
@@ -116,13 +131,52 @@ impl Config {
             100..=60_000,
         )?;
         Ok(Self {
-            database_url: Secret(database_url),
+            database_url,
+            database_tls,
             secret_key: Secret(secret_key),
             token_ttl: Duration::from_secs(token_ttl_seconds),
             bcrypt_cost,
             login_max_failures,
             login_window: Duration::from_secs(login_window_seconds),
             request_timeout: Duration::from_millis(request_timeout_ms),
+        })
+    }
+}
+
+fn non_empty(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// The part of the configuration that only touches the database: all the `migrate` function
+/// needs (it never signs tokens, so it is never given the key).
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub database_url: Secret,
+    pub database_tls: DatabaseTls,
+    pub bcrypt_cost: u32,
+}
+
+impl DatabaseConfig {
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database_url =
+            non_empty(lookup, "DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
+        if !database_url.starts_with("mysql://") {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "expected mysql://user:password@host:port/database".into(),
+            });
+        }
+        Ok(Self {
+            database_url: Secret(database_url),
+            database_tls: DatabaseTls::parse(non_empty(lookup, "DB_TLS").as_deref())?,
+            bcrypt_cost: parse_number(
+                "BCRYPT_COST",
+                non_empty(lookup, "BCRYPT_COST"),
+                DEFAULT_BCRYPT_COST,
+                bcrypt_cost_range(),
+            )?,
         })
     }
 }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
+
+use crate::config::DatabaseTls;
 
 use crate::error::ApiError;
 
@@ -51,7 +53,7 @@ pub fn address_of(database_url: &str) -> String {
 
 /// The pool of one function instance. Creating it does not connect: the first query does, so a
 /// cold start does no network work before it has a request to serve.
-pub fn pool(database_url: &str) -> Result<Pool, DbSetupError> {
+pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> {
     let opts = parse(database_url)?;
     if opts.db_name().is_none() {
         return Err(DbSetupError::MissingDatabaseName);
@@ -67,12 +69,24 @@ pub fn pool(database_url: &str) -> Result<Pool, DbSetupError> {
         // Asking the server for its socket path and reconnecting costs round trips at connect,
         // and RDS has no local socket.
         .prefer_socket(false)
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        .ssl_opts(ssl_opts(tls));
     Ok(Pool::new(builder))
 }
 
+/// The public roots of Amazon RDS and RDS Proxy; see `certs/README.md`.
+const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
+
+fn ssl_opts(tls: DatabaseTls) -> Option<SslOpts> {
+    match tls {
+        DatabaseTls::Off => None,
+        DatabaseTls::On => Some(SslOpts::default()),
+        DatabaseTls::Rds => Some(SslOpts::default().with_root_certs(vec![RDS_CA_BUNDLE.into()])),
+    }
+}
+
 /// The database named in the URL, created when missing (locally; in AWS it exists already).
-pub async fn ensure_database(database_url: &str) -> Result<(), DbSetupError> {
+pub async fn ensure_database(database_url: &str, tls: DatabaseTls) -> Result<(), DbSetupError> {
     let opts = parse(database_url)?;
     let name = opts
         .db_name()
@@ -85,7 +99,7 @@ pub async fn ensure_database(database_url: &str) -> Result<(), DbSetupError> {
     {
         return Err(DbSetupError::InvalidDatabaseName(name));
     }
-    let mut conn = connect_server(opts).await?;
+    let mut conn = connect_server(opts, tls).await?;
     conn.query_drop(format!(
         "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
     ))
@@ -126,27 +140,31 @@ pub async fn migrate(pool: &Pool) -> Result<usize, DbSetupError> {
 }
 
 /// Creates the database when missing, then migrates it: what `make migrate` and the tests run.
-pub async fn prepare(database_url: &str) -> Result<usize, DbSetupError> {
-    ensure_database(database_url).await?;
-    let pool = pool(database_url)?;
+pub async fn prepare(database_url: &str, tls: DatabaseTls) -> Result<usize, DbSetupError> {
+    ensure_database(database_url, tls).await?;
+    let pool = pool(database_url, tls)?;
     let applied = migrate(&pool).await;
     pool.disconnect().await.ok();
     applied
 }
 
 /// Connects to the server of `url` (its database need not exist) and disconnects.
-pub async fn ping_server(url: &str) -> Result<(), DbSetupError> {
-    let conn = connect_server(parse(url)?).await?;
+pub async fn ping_server(url: &str, tls: DatabaseTls) -> Result<(), DbSetupError> {
+    let conn = connect_server(parse(url)?, tls).await?;
     conn.disconnect().await?;
     Ok(())
 }
 
 /// A connection to the server of `opts`, without selecting a database.
-pub async fn connect_server(opts: Opts) -> Result<mysql_async::Conn, DbSetupError> {
+pub async fn connect_server(
+    opts: Opts,
+    tls: DatabaseTls,
+) -> Result<mysql_async::Conn, DbSetupError> {
     let address = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
     let server_opts = OptsBuilder::from_opts(opts)
         .db_name(None::<String>)
-        .prefer_socket(false);
+        .prefer_socket(false)
+        .ssl_opts(ssl_opts(tls));
     mysql_async::Conn::new(server_opts)
         .await
         .map_err(|source| DbSetupError::Unreachable { address, source })
@@ -161,7 +179,7 @@ pub async fn drop_databases_with_prefix(url: &str, prefix: &str) -> Result<usize
     {
         return Err(DbSetupError::InvalidDatabaseName(prefix.to_owned()));
     }
-    let mut conn = connect_server(parse(url)?).await?;
+    let mut conn = connect_server(parse(url)?, DatabaseTls::Off).await?;
     let names: Vec<String> = conn
         .exec(
             "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE CONCAT(?, '%')",

@@ -253,7 +253,7 @@ where
     F: Future<Output = Result<Response<Body>, Error>> + Send,
 {
     crate::logging::init();
-    let app: &'static App = match App::from_env() {
+    let app: &'static App = match App::load().await {
         Ok(app) => Box::leak(Box::new(app)),
         Err(error) => {
             tracing::error!(%error, "cannot start");

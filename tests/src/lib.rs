@@ -54,12 +54,31 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let url = format!("{}/{name}", server_url());
-        shared::db::prepare(&url).await.unwrap_or_else(|error| {
-            panic!(
-                "cannot prepare test database {name} (is MariaDB running at {}?): {error}",
-                server_url()
-            )
-        });
+        shared::db::prepare(&url, shared::config::DatabaseTls::Off)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot prepare test database {name} (is MariaDB running at {}?): {error}",
+                    server_url()
+                )
+            });
+        Self { name, url }
+    }
+}
+
+impl TestDb {
+    /// A database of its own, created but not migrated.
+    pub async fn empty() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "{}_e{}",
+            run_prefix(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let url = format!("{}/{name}", server_url());
+        shared::db::ensure_database(&url, shared::config::DatabaseTls::Off)
+            .await
+            .unwrap_or_else(|error| panic!("cannot create test database {name}: {error}"));
         Self { name, url }
     }
 }

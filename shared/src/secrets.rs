@@ -1,0 +1,207 @@
+//! Secrets in AWS: read once per cold start from Secrets Manager, never from environment
+//! variables. Locally (and in tests) `DATABASE_URL` and `SECRET_KEY` are given directly and no
+//! AWS call is made.
+//!
+//! In AWS the template sets `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_SECRET_ARN` (a secret holding
+//! `{"username", "password"}` as RDS manages it) and `JWT_SECRET_ARN` (a plain-string secret).
+
+use std::collections::HashMap;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("reading secret {arn} from Secrets Manager failed: {message}")]
+    Fetch { arn: String, message: String },
+    #[error("secret {arn} is not in the expected form: {reason}")]
+    Malformed { arn: String, reason: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The database secret as RDS writes it; `host`, `port` and `dbname` are there when the secret
+/// was made for a specific instance, and used when the environment does not name them.
+#[derive(Deserialize)]
+struct DatabaseSecret {
+    username: String,
+    password: String,
+    host: Option<String>,
+    port: Option<serde_json::Value>,
+    dbname: Option<String>,
+}
+
+/// Characters of a user name or password that must be escaped inside a URL.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Fills `DATABASE_URL` and `SECRET_KEY` into `vars` from Secrets Manager when they are absent
+/// and the ARNs to read them from are present. Both secrets are read concurrently.
+pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretsError> {
+    let present = |vars: &HashMap<String, String>, name: &str| {
+        vars.get(name).is_some_and(|v| !v.trim().is_empty())
+    };
+    let db_arn = (!present(vars, "DATABASE_URL"))
+        .then(|| vars.get("DB_SECRET_ARN").cloned())
+        .flatten();
+    let jwt_arn = (!present(vars, "SECRET_KEY"))
+        .then(|| vars.get("JWT_SECRET_ARN").cloned())
+        .flatten();
+    if db_arn.is_none() && jwt_arn.is_none() {
+        return Ok(());
+    }
+    let sdk_config = aws_config::load_from_env().await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk_config);
+    let (db_secret, jwt_secret) = tokio::join!(
+        fetch_optional(&client, db_arn.as_deref()),
+        fetch_optional(&client, jwt_arn.as_deref())
+    );
+    if let (Some(arn), Some(text)) = (db_arn.as_deref(), db_secret?) {
+        let url = database_url(arn, &text, vars)?;
+        vars.insert("DATABASE_URL".into(), url);
+    }
+    if let Some(text) = jwt_secret? {
+        vars.insert("SECRET_KEY".into(), text);
+    }
+    Ok(())
+}
+
+async fn fetch_optional(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: Option<&str>,
+) -> Result<Option<String>, SecretsError> {
+    let Some(arn) = arn else { return Ok(None) };
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|error| SecretsError::Fetch {
+            arn: arn.to_owned(),
+            message: aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
+        })?;
+    let text = output
+        .secret_string()
+        .ok_or_else(|| SecretsError::Malformed {
+            arn: arn.to_owned(),
+            reason: "it has no string value".into(),
+        })?;
+    Ok(Some(text.to_owned()))
+}
+
+/// `mysql://user:password@host:port/db` from the secret and `DB_HOST`/`DB_PORT`/`DB_NAME`.
+fn database_url(
+    arn: &str,
+    secret: &str,
+    vars: &HashMap<String, String>,
+) -> Result<String, SecretsError> {
+    let malformed = |reason: String| SecretsError::Malformed {
+        arn: arn.to_owned(),
+        reason,
+    };
+    let secret: DatabaseSecret = serde_json::from_str(secret)
+        .map_err(|_| malformed("expected JSON with username and password".into()))?;
+    let host = vars
+        .get("DB_HOST")
+        .cloned()
+        .or(secret.host)
+        .ok_or(ConfigError::Missing("DB_HOST"))?;
+    let port = match vars.get("DB_PORT") {
+        Some(port) => port.clone(),
+        None => match secret.port {
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            Some(serde_json::Value::String(s)) => s,
+            _ => "3306".to_owned(),
+        },
+    };
+    if port.parse::<u16>().is_err() {
+        return Err(ConfigError::Invalid {
+            name: "DB_PORT",
+            reason: format!("{port:?} is not a port"),
+        }
+        .into());
+    }
+    let name = vars
+        .get("DB_NAME")
+        .cloned()
+        .or(secret.dbname)
+        .ok_or(ConfigError::Missing("DB_NAME"))?;
+    Ok(format!(
+        "mysql://{}:{}@{host}:{port}/{name}",
+        utf8_percent_encode(&secret.username, USERINFO),
+        utf8_percent_encode(&secret.password, USERINFO),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_database_url_is_composed_with_escaped_credentials() {
+        let env = vars(&[
+            ("DB_HOST", "db.internal"),
+            ("DB_PORT", "3307"),
+            ("DB_NAME", "users"),
+        ]);
+        let url =
+            database_url("arn", r#"{"username":"app","password":"p@ss:w/rd%"}"#, &env).unwrap();
+        assert_eq!(url, "mysql://app:p%40ss%3Aw%2Frd%25@db.internal:3307/users");
+        let opts = mysql_async::Opts::from_url(&url).unwrap();
+        assert_eq!(opts.pass(), Some("p@ss:w/rd%"));
+    }
+
+    #[test]
+    fn the_secret_fills_in_what_the_environment_does_not_name() {
+        let secret = r#"{"username":"a","password":"b","host":"h","port":3306,"dbname":"d","engine":"mysql"}"#;
+        assert_eq!(
+            database_url("arn", secret, &vars(&[])).unwrap(),
+            "mysql://a:b@h:3306/d"
+        );
+    }
+
+    #[test]
+    fn malformed_secrets_are_reported_without_their_content() {
+        let error = database_url(
+            "arn:x",
+            "not json hunter2",
+            &vars(&[("DB_HOST", "h"), ("DB_NAME", "d")]),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("arn:x"));
+        assert!(!error.to_string().contains("hunter2"));
+        let error = database_url(
+            "arn:x",
+            r#"{"username":"a","password":"b"}"#,
+            &vars(&[("DB_NAME", "d")]),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("DB_HOST"));
+    }
+
+    #[tokio::test]
+    async fn nothing_is_fetched_when_the_values_are_given() {
+        let mut env = vars(&[
+            ("DATABASE_URL", "mysql://root@localhost/db"),
+            ("SECRET_KEY", "k"),
+            (
+                "DB_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db",
+            ),
+        ]);
+        resolve(&mut env).await.unwrap();
+        assert_eq!(env["DATABASE_URL"], "mysql://root@localhost/db");
+    }
+}
