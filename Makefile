@@ -21,12 +21,50 @@ help: ## list the targets
 $(VENV)/bin/python3:
 	python3 -m venv $(VENV)
 
+PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
+
 $(VENV)/bin/cargo-lambda: | $(VENV)/bin/python3
 	@echo "installing cargo-lambda into $(VENV)"
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda
+	$(PIP) "cargo-lambda~=1.9"
+
+$(VENV)/bin/sam $(VENV)/bin/cfn-lint: | $(VENV)/bin/python3
+	@echo "installing aws-sam-cli and cfn-lint into $(VENV)"
+	$(PIP) "aws-sam-cli~=1.170" "cfn-lint~=1.58"
+
+$(VENV)/bin/moto_server: | $(VENV)/bin/python3
+	@echo "installing moto (a local Secrets Manager for the tests) into $(VENV)"
+	$(PIP) "moto[server]~=5.0"
 
 .PHONY: tools
 tools: $(VENV)/bin/cargo-lambda ## install cargo-lambda (into .venv) if it is missing
+
+.PHONY: test-tools
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server
+
+# --- AWS -----------------------------------------------------------------------------------------
+# Offline checks need a region but no credentials.
+export SAM_CLI_TELEMETRY := 0
+AWS_REGION_FOR_LINT := $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
+FUNCTIONS := $(notdir $(wildcard functions/*))
+LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
+
+.PHONY: lint
+lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint and sam validate --lint
+	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) cfn-lint template.yaml
+	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) sam validate --lint
+
+.PHONY: build
+build: tools ## release arm64 zip of every function under target/lambda/<function>/bootstrap.zip
+	rustup target add aarch64-unknown-linux-gnu
+	rm -rf $(LAMBDA_DIR)
+	$(CARGO) lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do printf '%-16s %s bytes\n' "$$f" "$$(stat -c %s $(LAMBDA_DIR)/$$f/bootstrap.zip)"; done
+
+.PHONY: deploy
+deploy: tools $(VENV)/bin/sam ## sam build + sam deploy (--guided the first time)
+	rustup target add aarch64-unknown-linux-gnu
+	sam build
+	@if grep -q '^parameter_overrides' samconfig.toml; then sam deploy; else sam deploy --guided; fi
 
 # --- database ----------------------------------------------------------------------------------
 .PHONY: migrate
@@ -65,7 +103,7 @@ test-db:
 	@$(CARGO) run --quiet -p users-cli -- ping "$(TEST_DATABASE_URL)"
 
 .PHONY: test
-test: tools test-db check-style ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB
+test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB
 	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets 2>&1 | tee "$$log" || status=$$?; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; \

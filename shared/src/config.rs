@@ -83,13 +83,6 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the process environment, after loading `.env` from the working directory if one
-    /// exists (variables already set win over the file).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        load_dotenv();
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
     /// The parsing itself, over any source of variables, so it is testable without touching the
     /// process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -182,8 +175,9 @@ impl DatabaseConfig {
 }
 
 /// Loads `.env` from the working directory when there is one; variables already set win.
+/// Only that directory: a `.env` found further up belongs to something else.
 pub fn load_dotenv() {
-    let _ = dotenvy::dotenv();
+    let _ = dotenvy::from_path(".env");
 }
 
 /// The costs bcrypt itself accepts.

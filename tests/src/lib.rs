@@ -408,3 +408,23 @@ pub fn watch_routes() -> Vec<(String, String)> {
     routes.sort();
     routes
 }
+
+/// `(METHOD, path)` of every HTTP API event in template.yaml.
+pub fn template_routes() -> Vec<(String, String)> {
+    let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(path).unwrap();
+    let mut routes = Vec::new();
+    let mut pending_path: Option<String> = None;
+    for line in template.lines().map(str::trim) {
+        if let Some(path) = line.strip_prefix("Path: ") {
+            pending_path = Some(path.trim().to_owned());
+        } else if let Some(method) = line.strip_prefix("Method: ") {
+            let path = pending_path
+                .take()
+                .expect("Method: follows Path: in every event");
+            routes.push((method.trim().to_uppercase(), path));
+        }
+    }
+    routes.sort();
+    routes
+}
