@@ -32,13 +32,23 @@ pub struct LoginResponse {
     pub expires: DateTime<Utc>,
 }
 
-/// The signed-in user of a request: who it is, with its current role, and its record.
-#[derive(Debug, Clone)]
+/// The signed-in user of a request: who it is, with its current role, and its record; and the
+/// connection its token was checked on, which the rest of the request reuses (taking another
+/// from the pool could find the first not yet returned, and pay for a new connection and its
+/// statement cache).
+#[derive(Debug)]
 pub struct Authenticated {
     pub principal: Principal,
     pub user: User,
     /// The `jti` of the token used, so logout can revoke exactly it.
     pub jti: String,
+    conn: mysql_async::Conn,
+}
+
+impl Authenticated {
+    pub fn conn(&mut self) -> &mut mysql_async::Conn {
+        &mut self.conn
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header value.
@@ -83,6 +93,7 @@ pub async fn authenticate(
         },
         user,
         jti: verified.jti,
+        conn,
     })
 }
 
@@ -205,12 +216,14 @@ async fn remove_expired(conn: &mut mysql_async::Conn, window_seconds: u64) {
 }
 
 /// Revokes the token the request was made with.
-pub async fn logout(app: &App, signed_in: &Authenticated) -> Result<(), ApiError> {
+pub async fn logout(signed_in: &mut Authenticated) -> Result<(), ApiError> {
     signed_in
         .principal
         .authorize(crate::policy::Action::ActOnSelf)?;
-    let mut conn = app.conn().await?;
-    conn.exec_drop("DELETE FROM access_token WHERE jti = ?", (&signed_in.jti,))
+    let jti = signed_in.jti.clone();
+    signed_in
+        .conn()
+        .exec_drop("DELETE FROM access_token WHERE jti = ?", (jti,))
         .await?;
     Ok(())
 }
@@ -219,7 +232,7 @@ pub async fn logout(app: &App, signed_in: &Authenticated) -> Result<(), ApiError
 /// other token of the user (the one used stays valid).
 pub async fn change_password(
     app: &App,
-    signed_in: &Authenticated,
+    signed_in: &mut Authenticated,
     change: crate::validation::PasswordChange,
 ) -> Result<(), ApiError> {
     signed_in
@@ -227,7 +240,8 @@ pub async fn change_password(
         .authorize(crate::policy::Action::ActOnSelf)?;
     crate::validation::check(&change)?;
     let user_id = signed_in.user.id;
-    let mut conn = app.conn().await?;
+    let jti = signed_in.jti.clone();
+    let conn = signed_in.conn();
     let stored: Option<String> = conn
         .exec_first("SELECT password_hash FROM users WHERE id = ?", (user_id,))
         .await?;
@@ -247,7 +261,7 @@ pub async fn change_password(
     .await?;
     tx.exec_drop(
         "DELETE FROM access_token WHERE user_id = ? AND jti <> ?",
-        (user_id, &signed_in.jti),
+        (user_id, jti),
     )
     .await?;
     tx.commit().await?;

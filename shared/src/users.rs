@@ -81,13 +81,14 @@ pub async fn find_by_id(conn: &mut Conn, id: u64) -> Result<Option<User>, ApiErr
 
 /// Reads one user for the signed-in user, who must be allowed to see it. Reading oneself costs
 /// no query: authentication has just read that row.
-pub async fn get(app: &crate::App, signed_in: &Authenticated, id: u64) -> Result<User, ApiError> {
+pub async fn get(signed_in: &mut Authenticated, id: u64) -> Result<User, ApiError> {
     signed_in.principal.authorize(Action::ReadUser { id })?;
     if id == signed_in.user.id {
         return Ok(signed_in.user.clone());
     }
-    let mut conn = app.conn().await?;
-    find_by_id(&mut conn, id).await?.ok_or(ApiError::NotFound)
+    find_by_id(signed_in.conn(), id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// One page of `GET /api/users`.
@@ -127,7 +128,7 @@ fn conflict_or(error: mysql_async::Error) -> ApiError {
 
 pub async fn create(
     app: &crate::App,
-    signed_in: &Authenticated,
+    signed_in: &mut Authenticated,
     new: NewUser,
 ) -> Result<User, ApiError> {
     signed_in.principal.authorize(Action::CreateUser)?;
@@ -136,7 +137,7 @@ pub async fn create(
     let created = now();
     let role = new.role_id.unwrap_or(Role::User);
     let name = new.name.trim().to_owned();
-    let mut conn = app.conn().await?;
+    let conn = signed_in.conn();
     conn.exec_drop(
         "INSERT INTO users (name, cellnumber, email, profilepic, password_hash, role_id, created, updated) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -169,13 +170,12 @@ pub async fn create(
 }
 
 pub async fn list(
-    app: &crate::App,
-    signed_in: &Authenticated,
+    signed_in: &mut Authenticated,
     limit: u64,
     offset: u64,
 ) -> Result<UserPage, ApiError> {
     signed_in.principal.authorize(Action::ListUsers)?;
-    let mut conn = app.conn().await?;
+    let conn = signed_in.conn();
     // The page and the total in one round trip.
     let rows: Vec<UserRowWithTotal> = conn
         .exec(
@@ -226,7 +226,7 @@ async fn ensure_another_admin(tx: &mut Transaction<'_>, id: u64) -> Result<(), A
 
 pub async fn update(
     app: &crate::App,
-    signed_in: &Authenticated,
+    signed_in: &mut Authenticated,
     id: u64,
     patch: UserPatch,
 ) -> Result<User, ApiError> {
@@ -237,38 +237,70 @@ pub async fn update(
         Some(new_password) => Some(password::hash(new_password, app.config.bcrypt_cost).await?),
         None => None,
     };
-    let mut conn = app.conn().await?;
-    let mut tx = conn.start_transaction(Default::default()).await?;
-    let outcome = apply_patch(&mut tx, id, patch, password_hash).await;
+    let demotes = patch.role_id == Some(Role::User);
+    if password_hash.is_none() && !demotes {
+        // Nothing to keep atomic with the update: one statement, then the row.
+        let conn = signed_in.conn();
+        if !write_patch(conn, id, patch, None).await? {
+            return Err(ApiError::NotFound);
+        }
+        return read_user(conn, id).await;
+    }
+    let mut tx = signed_in
+        .conn()
+        .start_transaction(Default::default())
+        .await?;
+    let outcome = apply_patch_locked(&mut tx, id, patch, password_hash, demotes).await;
     db::finish(tx, outcome).await
 }
 
-async fn apply_patch(
+/// A patch that revokes tokens or may remove an admin: under the row's lock, so the last-admin
+/// check and the token revocation hold together with the change.
+async fn apply_patch_locked(
     tx: &mut Transaction<'_>,
     id: u64,
     patch: UserPatch,
     password_hash: Option<String>,
+    demotes: bool,
 ) -> Result<User, ApiError> {
     let current: Option<u8> = tx
         .exec_first("SELECT role_id FROM users WHERE id = ? FOR UPDATE", (id,))
         .await?;
     let current_role = current.ok_or(ApiError::NotFound)?;
-    if current_role == Role::Admin.id() && patch.role_id == Some(Role::User) {
+    if demotes && current_role == Role::Admin.id() {
         ensure_another_admin(tx, id).await?;
     }
-    if !patch.is_empty() {
-        let (email_given, email) = split_nullable(patch.email);
-        let (profilepic_given, profilepic) = split_nullable(patch.profilepic);
-        tx.exec_drop(
+    write_patch(tx, id, patch, password_hash).await?;
+    read_user(tx, id).await
+}
+
+/// Writes the fields the patch names (and the new hash, revoking the user's tokens); false when
+/// there is no such user. `updated` always moves, so a matched row always counts as changed.
+async fn write_patch<Q: Queryable>(
+    db: &mut Q,
+    id: u64,
+    patch: UserPatch,
+    password_hash: Option<String>,
+) -> Result<bool, ApiError> {
+    if patch.is_empty() {
+        let exists: Option<u8> = db
+            .exec_first("SELECT 1 FROM users WHERE id = ?", (id,))
+            .await?;
+        return Ok(exists.is_some());
+    }
+    let (email_given, email) = split_nullable(patch.email);
+    let (profilepic_given, profilepic) = split_nullable(patch.profilepic);
+    let result = db
+        .exec_iter(
             "UPDATE users SET \
-               name = COALESCE(?, name), \
-               cellnumber = COALESCE(?, cellnumber), \
-               password_hash = COALESCE(?, password_hash), \
-               email = IF(?, ?, email), \
-               profilepic = IF(?, ?, profilepic), \
-               role_id = COALESCE(?, role_id), \
-               updated = GREATEST(?, updated + INTERVAL 1 MICROSECOND) \
-             WHERE id = ?",
+           name = COALESCE(?, name), \
+           cellnumber = COALESCE(?, cellnumber), \
+           password_hash = COALESCE(?, password_hash), \
+           email = IF(?, ?, email), \
+           profilepic = IF(?, ?, profilepic), \
+           role_id = COALESCE(?, role_id), \
+           updated = GREATEST(?, updated + INTERVAL 1 MICROSECOND) \
+         WHERE id = ?",
             (
                 patch.name.as_deref().map(str::trim),
                 &patch.cellnumber,
@@ -284,12 +316,20 @@ async fn apply_patch(
         )
         .await
         .map_err(conflict_or)?;
-        if password_hash.is_some() {
-            tx.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
-                .await?;
-        }
+    let matched = result.affected_rows() > 0;
+    result.drop_result().await?;
+    if !matched {
+        return Ok(false);
     }
-    let row: Option<UserRow> = tx
+    if password_hash.is_some() {
+        db.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
+            .await?;
+    }
+    Ok(true)
+}
+
+async fn read_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<User, ApiError> {
+    let row: Option<UserRow> = db
         .exec_first(
             format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"),
             (id,),
@@ -306,10 +346,20 @@ fn split_nullable(field: Option<Option<String>>) -> (bool, Option<String>) {
     }
 }
 
-pub async fn delete(app: &crate::App, signed_in: &Authenticated, id: u64) -> Result<(), ApiError> {
+pub async fn delete(signed_in: &mut Authenticated, id: u64) -> Result<(), ApiError> {
     signed_in.principal.authorize(Action::DeleteUser)?;
-    let mut conn = app.conn().await?;
-    let mut tx = conn.start_transaction(Default::default()).await?;
+    // A normal user (the usual case) in one statement; an admin, or an id that may not exist,
+    // takes the locking path below. The user's tokens go with it (ON DELETE CASCADE).
+    let conn = signed_in.conn();
+    conn.exec_drop("DELETE FROM users WHERE id = ? AND role_id <> 1", (id,))
+        .await?;
+    if conn.affected_rows() == 1 {
+        return Ok(());
+    }
+    let mut tx = signed_in
+        .conn()
+        .start_transaction(Default::default())
+        .await?;
     let outcome = delete_in(&mut tx, id).await;
     db::finish(tx, outcome).await
 }

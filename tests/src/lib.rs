@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use shared::config::Config;
 use shared::App;
 
+pub mod round_trips;
 pub mod serve;
 
 /// The server the tests create their databases on: `TEST_DATABASE_URL`, without a database name.

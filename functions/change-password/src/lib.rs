@@ -4,9 +4,9 @@ use shared::{auth, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "POST /api/users/me/password", async {
-        let signed_in = auth::authenticate(app, http::authorization(&event)).await?;
+        let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
         let change = http::json_body(&event)?;
-        auth::change_password(app, &signed_in, change).await?;
+        auth::change_password(app, &mut signed_in, change).await?;
         Ok(Reply::no_content())
     })
     .await

@@ -4,9 +4,9 @@ use shared::{auth, users, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "GET /api/users/{id}", async {
-        let signed_in = auth::authenticate(app, http::authorization(&event)).await?;
+        let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
         let id = http::path_id(&event)?;
-        let user = users::get(app, &signed_in, id).await?;
+        let user = users::get(&mut signed_in, id).await?;
         Reply::json(200, &user)
     })
     .await

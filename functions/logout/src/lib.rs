@@ -4,8 +4,8 @@ use shared::{auth, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "POST /api/users/logout", async {
-        let signed_in = auth::authenticate(app, http::authorization(&event)).await?;
-        auth::logout(app, &signed_in).await?;
+        let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
+        auth::logout(&mut signed_in).await?;
         Ok(Reply::no_content())
     })
     .await

@@ -1,0 +1,196 @@
+//! MySQL round trips per endpoint, counted at the wire by a proxy, so a change that adds a query
+//! to a hot path fails here. (Timings are `make bench`'s business, never a test's.)
+
+use api_tests::round_trips::RoundTripProxy;
+use api_tests::{call, insert_user, test_app, test_app_with, token, Answer, Event, TestDb};
+use serde_json::json;
+use shared::App;
+
+struct Counted {
+    _db: TestDb,
+    app: App,
+    proxy: RoundTripProxy,
+    admin: String,
+    user: String,
+    user_id: u64,
+}
+
+async fn counted() -> Counted {
+    let db = TestDb::new().await;
+    let setup = test_app(&db);
+    insert_user(&setup, 1, "+15550000001", "admin-password-1").await;
+    let user_id = insert_user(&setup, 2, "+15550000002", "user-password-2").await;
+    let server = api_tests::server_url();
+    let upstream = server.rsplit('@').next().unwrap().to_owned();
+    let proxy = RoundTripProxy::start(upstream).await;
+    let url = format!("mysql://root@127.0.0.1:{}/{}", proxy.port, db.name);
+    let app = test_app_with(&db, &[("DATABASE_URL", &url)]);
+    let admin = token(&app, "+15550000001", "admin-password-1").await;
+    let user = token(&app, "+15550000002", "user-password-2").await;
+    Counted {
+        _db: db,
+        app,
+        proxy,
+        admin,
+        user,
+        user_id,
+    }
+}
+
+impl Counted {
+    /// Round trips of the second of two identical calls: the first prepares the statements of
+    /// the connection (once per connection, as in a warm Lambda instance).
+    async fn round_trips<F, Fut>(&self, mut request: F) -> u64
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Answer>,
+    {
+        request().await;
+        settle().await;
+        self.proxy.reset();
+        let answer = request().await;
+        assert!(answer.status < 500, "{}", answer.body);
+        self.proxy.round_trips()
+    }
+}
+
+/// Lets the pool take back the connection the last request dropped (it does so on its own task),
+/// as it has long done between two requests to a Lambda instance.
+async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+}
+
+#[tokio::test]
+async fn reads_cost_one_round_trip_for_oneself_and_two_for_admins() {
+    let c = counted().await;
+    let me = c
+        .round_trips(|| async { call!(get_me, &c.app, Event::v2("get-me").bearer(&c.user)) })
+        .await;
+    assert_eq!(
+        me, 1,
+        "GET /api/users/me: token check and user row in one query"
+    );
+    let own = c
+        .round_trips(|| async {
+            call!(
+                get_user,
+                &c.app,
+                Event::v2("get-user")
+                    .bearer(&c.user)
+                    .path_param("id", &c.user_id.to_string())
+            )
+        })
+        .await;
+    assert_eq!(own, 1, "GET /api/users/{{own id}}");
+    let other = c
+        .round_trips(|| async {
+            call!(
+                get_user,
+                &c.app,
+                Event::v2("get-user")
+                    .bearer(&c.admin)
+                    .path_param("id", &c.user_id.to_string())
+            )
+        })
+        .await;
+    assert_eq!(other, 2, "GET /api/users/{{id}} by an admin");
+    let list = c
+        .round_trips(|| async {
+            call!(list_users, &c.app, Event::v2("list-users").bearer(&c.admin))
+        })
+        .await;
+    assert_eq!(
+        list, 2,
+        "GET /api/users: the page and its total in one query"
+    );
+    let refused = c
+        .round_trips(|| async {
+            call!(list_users, &c.app, Event::v2("list-users").bearer(&c.user))
+        })
+        .await;
+    assert_eq!(refused, 1, "a 403 costs only the token check");
+    let no_token = c
+        .round_trips(|| async { call!(get_me, &c.app, Event::v2("get-me")) })
+        .await;
+    assert_eq!(
+        no_token, 0,
+        "a request without a valid token never reaches the database"
+    );
+}
+
+#[tokio::test]
+async fn writes_cost_what_their_atomicity_needs() {
+    let c = counted().await;
+    let mut n = 0u32;
+    let create = c
+        .round_trips(|| {
+            n += 1;
+            let body = json!({ "name": "N", "cellnumber": format!("+1555777{n:04}"), "password": "password-123" });
+            let admin = c.admin.clone();
+            let app = &c.app;
+            async move { call!(create_user, app, Event::v2("create-user").bearer(&admin).json_body(&body)) }
+        })
+        .await;
+    assert_eq!(create, 2, "POST /api/users: token check and insert");
+
+    let patch = c
+        .round_trips(|| async {
+            let event = Event::v2("update-user")
+                .bearer(&c.admin)
+                .path_param("id", &c.user_id.to_string())
+                .json_body(&json!({ "name": "Renamed" }));
+            call!(update_user, &c.app, event)
+        })
+        .await;
+    assert_eq!(
+        patch, 3,
+        "PATCH /api/users/{{id}}: token check, update, the row"
+    );
+
+    let logins = c
+        .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "user-password-2").await })
+        .await;
+    assert_eq!(
+        logins, 3,
+        "login: user and throttle, token insert, expired-row clean-up"
+    );
+    let failed = c
+        .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "wrong-password").await })
+        .await;
+    assert_eq!(failed, 2, "failed login: user and throttle, failure count");
+
+    let logout = c
+        .round_trips(|| async {
+            let session = token(&c.app, "+15550000002", "user-password-2").await;
+            settle().await;
+            c.proxy.reset();
+            call!(logout, &c.app, Event::v2("logout").bearer(&session))
+        })
+        .await;
+    assert_eq!(logout, 2, "logout: token check and delete");
+
+    let mut victims = Vec::new();
+    for n in 0..2 {
+        victims.push(insert_user(&c.app, 2, &format!("+155500009{n:02}"), "victim-password").await);
+    }
+    let delete = c
+        .round_trips(|| {
+            let id = victims.pop().unwrap().to_string();
+            let admin = c.admin.clone();
+            let app = &c.app;
+            async move {
+                call!(
+                    delete_user,
+                    app,
+                    Event::v2("delete-user")
+                        .bearer(&admin)
+                        .path_param("id", &id)
+                )
+            }
+        })
+        .await;
+    assert_eq!(
+        delete, 2,
+        "DELETE /api/users/{{id}} of a normal user: token check and delete"
+    );
+}
