@@ -119,3 +119,11 @@ invoke: tools ## send events/$(FN).json to FN under a running `make serve` (TOKE
 	@event="$$(mktemp)"; trap 'rm -f "$$event"' EXIT; \
 	sed "s/REPLACE_WITH_A_TOKEN_FROM_LOGIN/$${TOKEN:-REPLACE_WITH_A_TOKEN_FROM_LOGIN}/" "events/$(FN).json" > "$$event"; \
 	$(WITH_ENV) bash -c 'cargo lambda invoke "$$0" --invoke-address 127.0.0.1 --invoke-port "$$PORT" --data-file "$$1"' "$(FN)" "$$event"; echo
+
+# --- performance -------------------------------------------------------------------------------
+.PHONY: bench
+bench: tools build ## measure cold starts, latency, round trips, memory, sizes, bcrypt; writes bench/results.md
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; \
+	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) || echo "could not install wrk: the HTTP part is skipped"; }
+	$(CARGO) build --release --quiet $(addprefix -p ,$(FUNCTIONS)) -p users-bench
+	$(or $(CARGO_TARGET_DIR),target)/release/users-bench

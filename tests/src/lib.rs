@@ -305,6 +305,18 @@ impl Event {
         self
     }
 
+    /// An event from its JSON.
+    pub fn from_json(text: &str) -> Self {
+        Self {
+            value: serde_json::from_str(text).expect("an event is JSON"),
+        }
+    }
+
+    /// The event as the Lambda runtime API delivers it.
+    pub fn to_json(&self) -> String {
+        self.value.to_string()
+    }
+
     /// The `lambda_http::Request` the runtime would hand the handler.
     pub fn request(&self) -> Request {
         lambda_http::request::from_str(&self.value.to_string())
