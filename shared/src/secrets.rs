@@ -55,8 +55,7 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretsEr
     if db_arn.is_none() && jwt_arn.is_none() {
         return Ok(());
     }
-    let sdk_config = aws_config::load_from_env().await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk_config);
+    let client = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
     let (db_secret, jwt_secret) = tokio::join!(
         fetch_optional(&client, db_arn.as_deref()),
         fetch_optional(&client, jwt_arn.as_deref())
@@ -69,6 +68,19 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretsEr
         vars.insert("SECRET_KEY".into(), text);
     }
     Ok(())
+}
+
+/// The SDK's configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`), with
+/// an HTTPS client on rustls and ring, the TLS stack the rest of the binary uses.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .load()
+        .await
 }
 
 async fn fetch_optional(
