@@ -34,8 +34,6 @@ impl Detail {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("bad request: {0}")]
-    BadRequest(&'static str),
     /// Missing, malformed, expired, revoked or forged token.
     #[error("not authenticated")]
     Unauthorized,
@@ -49,8 +47,6 @@ pub enum ApiError {
     WrongCurrentPassword,
     #[error("user not found")]
     NotFound,
-    #[error("route not found")]
-    RouteNotFound,
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("request body too large")]
@@ -78,10 +74,9 @@ impl ApiError {
 
     pub fn status(&self) -> u16 {
         match self {
-            Self::BadRequest(_) => 400,
             Self::Unauthorized | Self::InvalidCredentials => 401,
             Self::Forbidden | Self::WrongCurrentPassword => 403,
-            Self::NotFound | Self::RouteNotFound => 404,
+            Self::NotFound => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -95,13 +90,11 @@ impl ApiError {
     /// The `detail` of the body: a sentence, or for validation a list of `{loc, msg}`.
     pub fn detail(&self) -> Value {
         let text = match self {
-            Self::BadRequest(reason) => reason,
             Self::Unauthorized => "Could not validate credentials",
             Self::InvalidCredentials => "Incorrect cellnumber or password",
             Self::Forbidden => "Not enough permissions",
             Self::WrongCurrentPassword => "Current password is incorrect",
             Self::NotFound => "User not found",
-            Self::RouteNotFound => "Not found",
             Self::Conflict(reason) => reason,
             Self::PayloadTooLarge => "Request body exceeds 64 KiB",
             Self::UnsupportedMediaType => "Content-Type must be application/json",
@@ -164,7 +157,6 @@ mod tests {
     #[test]
     fn every_error_has_a_json_detail_and_a_client_visible_status() {
         let errors = [
-            ApiError::BadRequest("x"),
             ApiError::Unauthorized,
             ApiError::InvalidCredentials,
             ApiError::Forbidden,
