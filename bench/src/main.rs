@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use api_tests::round_trips::RoundTripProxy;
-use api_tests::{call, insert_user, test_app_with, token, Answer, Event, TestDb, TEST_SECRET};
+use api_tests::{call, insert_user, test_app_with, token, Answer, Event, Fixture, TEST_SECRET};
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 use shared::App;
@@ -84,31 +84,13 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace().join("target"))
 }
 
-struct Fixture {
-    db: TestDb,
-    app: App,
-    admin: String,
-    user: String,
-    user_id: u64,
-}
-
+/// The tests' fixture, with twenty more users so a page of the list has some weight.
 async fn fixture() -> Fixture {
-    let db = TestDb::new().await;
-    let app = test_app_with(&db, &[]);
-    insert_user(&app, 1, "+15550000001", "admin-password-1").await;
-    let user_id = insert_user(&app, 2, "+15550000002", "user-password-2").await;
+    let f = api_tests::fixture().await;
     for n in 0..20 {
-        insert_user(&app, 2, &format!("+1555100{n:04}"), "some-password-1").await;
+        insert_user(&f.app, 2, &format!("+1555100{n:04}"), "some-password-1").await;
     }
-    let admin = token(&app, "+15550000001", "admin-password-1").await;
-    let user = token(&app, "+15550000002", "user-password-2").await;
-    Fixture {
-        db,
-        app,
-        admin,
-        user,
-        user_id,
-    }
+    f
 }
 
 /// The event that one start (or invocation) `n` of `function` answers: a realistic, successful

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::policy::{Principal, Role};
-use crate::users::{User, UserRow, USER_COLUMNS};
+use crate::users::{user_columns, User, UserRow};
 use crate::{password, App};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -76,8 +76,10 @@ pub async fn authenticate(
     let mut conn = app.conn().await?;
     let row: Option<UserRow> = conn
         .exec_first(
-            format!(
-                "SELECT {USER_COLUMNS} FROM access_token t JOIN users u ON u.id = t.user_id \
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM access_token t JOIN users u ON u.id = t.user_id \
                  WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
             ),
             (&verified.jti, verified.user_id),

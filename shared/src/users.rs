@@ -26,9 +26,16 @@ pub struct User {
     pub updated: DateTime<Utc>,
 }
 
-/// The columns of [`UserRow`], for queries that alias `users` as `u`.
-pub(crate) const USER_COLUMNS: &str =
-    "u.id, u.name, u.cellnumber, u.email, u.profilepic, u.role_id, u.created, u.updated";
+/// The columns of [`UserRow`], for queries that alias `users` as `u`; a macro so the queries
+/// are whole `&'static str`s, built at compile time rather than per request.
+macro_rules! user_columns {
+    () => {
+        "u.id, u.name, u.cellnumber, u.email, u.profilepic, u.role_id, u.created, u.updated"
+    };
+}
+pub(crate) use user_columns;
+
+const SELECT_USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = ?");
 
 pub(crate) type UserRow = (
     u64,
@@ -70,12 +77,7 @@ impl From<UserRow> for User {
 }
 
 pub async fn find_by_id(conn: &mut Conn, id: u64) -> Result<Option<User>, ApiError> {
-    let row: Option<UserRow> = conn
-        .exec_first(
-            format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"),
-            (id,),
-        )
-        .await?;
+    let row: Option<UserRow> = conn.exec_first(SELECT_USER_BY_ID, (id,)).await?;
     Ok(row.map(User::from))
 }
 
@@ -179,7 +181,11 @@ pub async fn list(
     // The page and the total in one round trip.
     let rows: Vec<UserRowWithTotal> = conn
         .exec(
-            format!("SELECT {USER_COLUMNS}, COUNT(*) OVER () FROM users u ORDER BY u.id LIMIT ? OFFSET ?"),
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                ", COUNT(*) OVER () FROM users u ORDER BY u.id LIMIT ? OFFSET ?"
+            ),
             (limit, offset),
         )
         .await?;
@@ -329,12 +335,7 @@ async fn write_patch<Q: Queryable>(
 }
 
 async fn read_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<User, ApiError> {
-    let row: Option<UserRow> = db
-        .exec_first(
-            format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?"),
-            (id,),
-        )
-        .await?;
+    let row: Option<UserRow> = db.exec_first(SELECT_USER_BY_ID, (id,)).await?;
     row.map(User::from).ok_or(ApiError::NotFound)
 }
 

@@ -372,6 +372,40 @@ impl Answer {
     }
 }
 
+pub const ADMIN_CELL: &str = "+15550000001";
+pub const ADMIN_PASS: &str = "admin-password-1";
+pub const USER_CELL: &str = "+15550000002";
+pub const USER_PASS: &str = "user-password-2";
+
+/// A migrated database of its own with an admin and a normal user, both signed in.
+pub struct Fixture {
+    pub db: TestDb,
+    pub app: App,
+    pub admin_id: u64,
+    pub user_id: u64,
+    /// The admin's token.
+    pub admin: String,
+    /// The normal user's token.
+    pub user: String,
+}
+
+pub async fn fixture() -> Fixture {
+    let db = TestDb::new().await;
+    let app = test_app(&db);
+    let admin_id = insert_user(&app, 1, ADMIN_CELL, ADMIN_PASS).await;
+    let user_id = insert_user(&app, 2, USER_CELL, USER_PASS).await;
+    let admin = token(&app, ADMIN_CELL, ADMIN_PASS).await;
+    let user = token(&app, USER_CELL, USER_PASS).await;
+    Fixture {
+        db,
+        app,
+        admin_id,
+        user_id,
+        admin,
+        user,
+    }
+}
+
 /// Runs one function's handler on an [`Event`]: `call!(get_me, &app, event)`.
 #[macro_export]
 macro_rules! call {

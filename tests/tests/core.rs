@@ -1,15 +1,13 @@
 //! Login, `GET /api/users/me` and `GET /api/users/{id}` through their handlers, fed real API
 //! Gateway events, against a fresh MariaDB database per test.
 
-use api_tests::{count, insert_user, jti_of, login, test_app, token, Answer, Event, TestDb};
+use api_tests::{
+    count, fixture, jti_of, login, token, Answer, Event, TestDb, ADMIN_CELL, ADMIN_PASS, USER_CELL,
+    USER_PASS,
+};
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 use shared::App;
-
-const ADMIN_CELL: &str = "+15550000001";
-const ADMIN_PASS: &str = "admin-password-1";
-const USER_CELL: &str = "15550000002";
-const USER_PASS: &str = "user-password-2";
 
 async fn login_event(app: &App, event: Event) -> Answer {
     Answer::from_response(login::handler(app, event.request()).await.unwrap())
@@ -28,29 +26,10 @@ async fn get_user(app: &App, token: &str, id: &str) -> Answer {
     Answer::from_response(get_user::handler(app, event.request()).await.unwrap())
 }
 
-struct Fixture {
-    _db: TestDb,
-    app: App,
-    admin_id: u64,
-    user_id: u64,
-}
-
-async fn fixture() -> Fixture {
-    let db = TestDb::new().await;
-    let app = test_app(&db);
-    let admin_id = insert_user(&app, 1, ADMIN_CELL, ADMIN_PASS).await;
-    let user_id = insert_user(&app, 2, USER_CELL, USER_PASS).await;
-    Fixture {
-        _db: db,
-        app,
-        admin_id,
-        user_id,
-    }
-}
-
 #[tokio::test]
 async fn login_returns_a_recorded_token_in_the_contract_shape() {
     let f = fixture().await;
+    let tokens_before = count(&f.app, "SELECT COUNT(*) FROM access_token").await;
     let answer = login(&f.app, ADMIN_CELL, ADMIN_PASS).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let body = &answer.body;
@@ -66,31 +45,43 @@ async fn login_returns_a_recorded_token_in_the_contract_shape() {
     assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
     // The store keeps the jti, never the token.
     let token = body["token"].as_str().unwrap();
-    assert_eq!(count(&f.app, "SELECT COUNT(*) FROM access_token").await, 1);
+    assert_eq!(
+        count(&f.app, "SELECT COUNT(*) FROM access_token").await,
+        tokens_before + 1
+    );
     let mut conn = f.app.pool.get_conn().await.unwrap();
-    let stored: Vec<(String, u64)> = conn
-        .query("SELECT jti, user_id FROM access_token")
+    let stored: Option<(String, u64)> = conn
+        .exec_first(
+            "SELECT jti, user_id FROM access_token WHERE jti = ?",
+            (jti_of(token),),
+        )
         .await
         .unwrap();
-    assert_eq!(stored[0].1, f.admin_id);
-    assert!(!stored[0].0.contains(token) && !token.is_empty());
+    let (jti, user_id) = stored.expect("the token's row, by jti");
+    assert_eq!(user_id, f.admin_id);
+    assert!(!jti.contains(token) && !token.is_empty());
 }
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_cellnumber_look_the_same() {
     let f = fixture().await;
+    let tokens_before = count(&f.app, "SELECT COUNT(*) FROM access_token").await;
     let wrong = login(&f.app, ADMIN_CELL, "not-the-password").await;
     let unknown = login(&f.app, "+19999999999", ADMIN_PASS).await;
     wrong.assert_error(401);
     unknown.assert_error(401);
     assert_eq!(wrong.body, unknown.body);
     assert_eq!(wrong.headers, unknown.headers);
-    assert_eq!(count(&f.app, "SELECT COUNT(*) FROM access_token").await, 0);
+    assert_eq!(
+        count(&f.app, "SELECT COUNT(*) FROM access_token").await,
+        tokens_before
+    );
 }
 
 #[tokio::test]
 async fn login_refuses_bad_bodies_without_writing() {
     let f = fixture().await;
+    let tokens_before = count(&f.app, "SELECT COUNT(*) FROM access_token").await;
     let cases: Vec<(Event, u16)> = vec![
         (
             Event::v2("login").raw_body("{not json", Some("application/json")),
@@ -139,7 +130,10 @@ async fn login_refuses_bad_bodies_without_writing() {
     for (event, status) in cases {
         login_event(&f.app, event).await.assert_error(status);
     }
-    assert_eq!(count(&f.app, "SELECT COUNT(*) FROM access_token").await, 0);
+    assert_eq!(
+        count(&f.app, "SELECT COUNT(*) FROM access_token").await,
+        tokens_before
+    );
     assert_eq!(count(&f.app, "SELECT COUNT(*) FROM login_failure").await, 0);
 }
 
@@ -265,7 +259,7 @@ async fn missing_malformed_and_forged_tokens_get_401_with_a_bearer_challenge() {
         .assert_error(401);
 }
 
-fn test_app_with_secret(f: &Fixture) -> App {
+fn test_app_with_secret(f: &api_tests::Fixture) -> App {
     let url = f.app.config.database_url.expose().to_owned();
     let config = shared::Config::from_lookup(|name| match name {
         "DATABASE_URL" => Some(url.clone()),
@@ -295,8 +289,12 @@ async fn a_token_whose_row_is_gone_or_whose_user_is_gone_stops_working() {
         .await
         .unwrap();
     me(&f.app, &second).await.assert_error(401);
+    let left = format!(
+        "SELECT COUNT(*) FROM access_token WHERE user_id = {}",
+        f.user_id
+    );
     assert_eq!(
-        count(&f.app, "SELECT COUNT(*) FROM access_token").await,
+        count(&f.app, &left).await,
         0,
         "tokens cascade with their user"
     );

@@ -2,42 +2,12 @@
 //! handlers with API Gateway events, against a fresh MariaDB database per test.
 
 use api_tests::{
-    call, count, insert_user, jti_of, login, test_app, test_app_with, token, Answer, Event, TestDb,
+    call, count, fixture, insert_user, jti_of, login, test_app_with, token, Answer, Event, TestDb,
+    ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 use shared::App;
-
-const ADMIN_CELL: &str = "+15550000001";
-const ADMIN_PASS: &str = "admin-password-1";
-const USER_CELL: &str = "+15550000002";
-const USER_PASS: &str = "user-password-2";
-
-struct Fixture {
-    _db: TestDb,
-    app: App,
-    admin_id: u64,
-    user_id: u64,
-    admin: String,
-    user: String,
-}
-
-async fn fixture() -> Fixture {
-    let db = TestDb::new().await;
-    let app = test_app(&db);
-    let admin_id = insert_user(&app, 1, ADMIN_CELL, ADMIN_PASS).await;
-    let user_id = insert_user(&app, 2, USER_CELL, USER_PASS).await;
-    let admin = token(&app, ADMIN_CELL, ADMIN_PASS).await;
-    let user = token(&app, USER_CELL, USER_PASS).await;
-    Fixture {
-        _db: db,
-        app,
-        admin_id,
-        user_id,
-        admin,
-        user,
-    }
-}
 
 fn new_user(cellnumber: &str) -> Value {
     json!({

@@ -2,38 +2,28 @@
 //! to a hot path fails here. (Timings are `make bench`'s business, never a test's.)
 
 use api_tests::round_trips::RoundTripProxy;
-use api_tests::{call, insert_user, test_app, test_app_with, token, Answer, Event, TestDb};
+use api_tests::{call, fixture, insert_user, test_app_with, token, Answer, Event, Fixture};
 use serde_json::json;
 use shared::App;
 
+/// The fixture, and an app of its own whose every query goes through the counting proxy.
 struct Counted {
-    _db: TestDb,
+    fixture: Fixture,
     app: App,
     proxy: RoundTripProxy,
-    admin: String,
-    user: String,
-    user_id: u64,
 }
 
 async fn counted() -> Counted {
-    let db = TestDb::new().await;
-    let setup = test_app(&db);
-    insert_user(&setup, 1, "+15550000001", "admin-password-1").await;
-    let user_id = insert_user(&setup, 2, "+15550000002", "user-password-2").await;
+    let fixture = fixture().await;
     let server = api_tests::server_url();
     let upstream = server.rsplit('@').next().unwrap().to_owned();
     let proxy = RoundTripProxy::start(upstream).await;
-    let url = format!("mysql://root@127.0.0.1:{}/{}", proxy.port, db.name);
-    let app = test_app_with(&db, &[("DATABASE_URL", &url)]);
-    let admin = token(&app, "+15550000001", "admin-password-1").await;
-    let user = token(&app, "+15550000002", "user-password-2").await;
+    let url = format!("mysql://root@127.0.0.1:{}/{}", proxy.port, fixture.db.name);
+    let app = test_app_with(&fixture.db, &[("DATABASE_URL", &url)]);
     Counted {
-        _db: db,
+        fixture,
         app,
         proxy,
-        admin,
-        user,
-        user_id,
     }
 }
 
@@ -64,7 +54,9 @@ async fn settle() {
 async fn reads_cost_one_round_trip_for_oneself_and_two_for_admins() {
     let c = counted().await;
     let me = c
-        .round_trips(|| async { call!(get_me, &c.app, Event::v2("get-me").bearer(&c.user)) })
+        .round_trips(|| async {
+            call!(get_me, &c.app, Event::v2("get-me").bearer(&c.fixture.user))
+        })
         .await;
     assert_eq!(
         me, 1,
@@ -76,8 +68,8 @@ async fn reads_cost_one_round_trip_for_oneself_and_two_for_admins() {
                 get_user,
                 &c.app,
                 Event::v2("get-user")
-                    .bearer(&c.user)
-                    .path_param("id", &c.user_id.to_string())
+                    .bearer(&c.fixture.user)
+                    .path_param("id", &c.fixture.user_id.to_string())
             )
         })
         .await;
@@ -88,15 +80,19 @@ async fn reads_cost_one_round_trip_for_oneself_and_two_for_admins() {
                 get_user,
                 &c.app,
                 Event::v2("get-user")
-                    .bearer(&c.admin)
-                    .path_param("id", &c.user_id.to_string())
+                    .bearer(&c.fixture.admin)
+                    .path_param("id", &c.fixture.user_id.to_string())
             )
         })
         .await;
     assert_eq!(other, 2, "GET /api/users/{{id}} by an admin");
     let list = c
         .round_trips(|| async {
-            call!(list_users, &c.app, Event::v2("list-users").bearer(&c.admin))
+            call!(
+                list_users,
+                &c.app,
+                Event::v2("list-users").bearer(&c.fixture.admin)
+            )
         })
         .await;
     assert_eq!(
@@ -105,7 +101,11 @@ async fn reads_cost_one_round_trip_for_oneself_and_two_for_admins() {
     );
     let refused = c
         .round_trips(|| async {
-            call!(list_users, &c.app, Event::v2("list-users").bearer(&c.user))
+            call!(
+                list_users,
+                &c.app,
+                Event::v2("list-users").bearer(&c.fixture.user)
+            )
         })
         .await;
     assert_eq!(refused, 1, "a 403 costs only the token check");
@@ -126,7 +126,7 @@ async fn writes_cost_what_their_atomicity_needs() {
         .round_trips(|| {
             n += 1;
             let body = json!({ "name": "N", "cellnumber": format!("+1555777{n:04}"), "password": "password-123" });
-            let admin = c.admin.clone();
+            let admin = c.fixture.admin.clone();
             let app = &c.app;
             async move { call!(create_user, app, Event::v2("create-user").bearer(&admin).json_body(&body)) }
         })
@@ -136,8 +136,8 @@ async fn writes_cost_what_their_atomicity_needs() {
     let patch = c
         .round_trips(|| async {
             let event = Event::v2("update-user")
-                .bearer(&c.admin)
-                .path_param("id", &c.user_id.to_string())
+                .bearer(&c.fixture.admin)
+                .path_param("id", &c.fixture.user_id.to_string())
                 .json_body(&json!({ "name": "Renamed" }));
             call!(update_user, &c.app, event)
         })
@@ -176,7 +176,7 @@ async fn writes_cost_what_their_atomicity_needs() {
     let delete = c
         .round_trips(|| {
             let id = victims.pop().unwrap().to_string();
-            let admin = c.admin.clone();
+            let admin = c.fixture.admin.clone();
             let app = &c.app;
             async move {
                 call!(
