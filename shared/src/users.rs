@@ -76,11 +76,6 @@ impl From<UserRow> for User {
     }
 }
 
-pub async fn find_by_id(conn: &mut Conn, id: u64) -> Result<Option<User>, ApiError> {
-    let row: Option<UserRow> = conn.exec_first(SELECT_USER_BY_ID, (id,)).await?;
-    Ok(row.map(User::from))
-}
-
 /// Reads one user for the signed-in user, who must be allowed to see it. Reading oneself costs
 /// no query: authentication has just read that row.
 pub async fn get(signed_in: &mut Authenticated, id: u64) -> Result<User, ApiError> {
@@ -88,9 +83,7 @@ pub async fn get(signed_in: &mut Authenticated, id: u64) -> Result<User, ApiErro
     if id == signed_in.user.id {
         return Ok(signed_in.user.clone());
     }
-    find_by_id(signed_in.conn(), id)
-        .await?
-        .ok_or(ApiError::NotFound)
+    read_user(signed_in.conn(), id).await
 }
 
 /// One page of `GET /api/users`.
@@ -334,6 +327,7 @@ async fn write_patch<Q: Queryable>(
     Ok(true)
 }
 
+/// The user `id`, or NotFound.
 async fn read_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<User, ApiError> {
     let row: Option<UserRow> = db.exec_first(SELECT_USER_BY_ID, (id,)).await?;
     row.map(User::from).ok_or(ApiError::NotFound)
