@@ -155,6 +155,12 @@ impl Served {
         }
     }
 
+    /// `POST /api/users/login` with a cellnumber and password.
+    pub fn login(&self, cellnumber: &str, password: &str) -> HttpAnswer {
+        let body = serde_json::json!({ "cellnumber": cellnumber, "password": password });
+        self.call("POST", "/api/users/login", None, Some(&body))
+    }
+
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -22,15 +22,7 @@ fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
     });
     let server = Served::start(&test_env(&db));
 
-    let login = |cellnumber: &str, password: &str| {
-        server.call(
-            "POST",
-            "/api/users/login",
-            None,
-            Some(&json!({ "cellnumber": cellnumber, "password": password })),
-        )
-    };
-    let answer = login("+15550000001", "admin-password-1");
+    let answer = server.login("+15550000001", "admin-password-1");
     assert_eq!(answer.status, 200, "{}\n{}", answer.body, server.logs());
     assert_eq!(answer.header("cache-control"), Some("no-store"));
     let admin = answer.body["token"].as_str().unwrap().to_owned();
@@ -44,7 +36,7 @@ fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["cellnumber"], "+15550000002");
 
-    let user = login("+15550000002", "user-password-2").body["token"]
+    let user = server.login("+15550000002", "user-password-2").body["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -52,7 +44,7 @@ fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
     assert_eq!(answer.status, 403, "{}", answer.body);
     assert_eq!(answer.body["detail"], "Not enough permissions");
 
-    let answer = login("+15550000002", "wrong-password");
+    let answer = server.login("+15550000002", "wrong-password");
     assert_eq!(answer.status, 401);
     assert_eq!(answer.header("www-authenticate"), Some("Bearer"));
 
@@ -99,15 +91,7 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
     let app = test_app(&db);
     let admin_id = runtime.block_on(insert_user(&app, 1, "+15550000001", "admin-password-1"));
     let server = Served::start(&test_env(&db));
-    let login = |cellnumber: &str, password: &str| {
-        server.call(
-            "POST",
-            "/api/users/login",
-            None,
-            Some(&json!({ "cellnumber": cellnumber, "password": password })),
-        )
-    };
-    let admin = login("+15550000001", "admin-password-1").body["token"]
+    let admin = server.login("+15550000001", "admin-password-1").body["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -161,11 +145,11 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
     assert!(patched.body["email"].is_null());
 
     // The user changes its password; its other token stops working, the one used does not.
-    let ada = login("+15550000002", "ada-password-1").body["token"]
+    let ada = server.login("+15550000002", "ada-password-1").body["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let ada_elsewhere = login("+15550000002", "ada-password-1").body["token"]
+    let ada_elsewhere = server.login("+15550000002", "ada-password-1").body["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -234,9 +218,9 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
 
     // Throttling over HTTP.
     for _ in 0..5 {
-        assert_eq!(login("+15550000009", "wrong-password").status, 401);
+        assert_eq!(server.login("+15550000009", "wrong-password").status, 401);
     }
-    let throttled = login("+15550000009", "wrong-password");
+    let throttled = server.login("+15550000009", "wrong-password");
     assert_eq!(throttled.status, 429);
     assert!(throttled.header("retry-after").is_some());
 
