@@ -106,6 +106,18 @@ impl TokenKeys {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(ApiError::Unauthorized);
         }
+        // Our tokens name no key: a header that points at one (kid, jku, jwk, x5u, x5c) was not
+        // made here, whatever its signature says.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::Unauthorized)?;
+        if header.alg != Algorithm::HS256
+            || header.kid.is_some()
+            || header.jku.is_some()
+            || header.jwk.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(ApiError::Unauthorized);
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| ApiError::Unauthorized)?;
         let claims = data.claims;
@@ -234,5 +246,42 @@ mod tests {
         claims["sub"] = "admin".into();
         let token = sign(&claims, Header::default(), SECRET);
         assert!(keys().verify(&token, Utc::now()).is_err());
+    }
+
+    /// A token signed with our key by someone else's rules: another algorithm named in the
+    /// header (an RS256/ES256 header over an HMAC, the classic confusion), or a key reference.
+    #[test]
+    fn headers_that_name_other_algorithms_or_keys_are_refused() {
+        use base64::Engine;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let now = Utc::now();
+        let claims = b64(claims_at(now.timestamp()).to_string().as_bytes());
+        let hmac_signed = |header: &str| {
+            use hmac::{Hmac, Mac};
+            let signing_input = format!("{}.{claims}", b64(header.as_bytes()));
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+            mac.update(signing_input.as_bytes());
+            format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
+        };
+        // The control: the same construction with a plain HS256 header is accepted.
+        assert!(keys()
+            .verify(&hmac_signed(r#"{"alg":"HS256","typ":"JWT"}"#), now)
+            .is_ok());
+        for header in [
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+            r#"{"alg":"ES256","typ":"JWT"}"#,
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"HS256","typ":"JWT","kid":"../../keys/other"}"#,
+            r#"{"alg":"HS256","typ":"JWT","jku":"https://attacker.example/jwks.json"}"#,
+            r#"{"alg":"HS256","typ":"JWT","x5u":"https://attacker.example/cert.pem"}"#,
+        ] {
+            assert!(
+                matches!(
+                    keys().verify(&hmac_signed(header), now),
+                    Err(ApiError::Unauthorized)
+                ),
+                "accepted a token with header {header}"
+            );
+        }
     }
 }

@@ -231,4 +231,23 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
     let page = server.call("GET", "/docs", None, None);
     assert_eq!(page.status, 200);
     assert!(page.body.as_str().unwrap().contains("swagger-ui"));
+
+    // The logs of the whole run (cargo lambda watch and every function) hold one line per
+    // request and none of the secrets that went through it.
+    let logs = server.logs();
+    assert!(
+        logs.contains("\"route\":\"PATCH /api/users/{id}\""),
+        "{logs}"
+    );
+    for secret in [
+        api_tests::TEST_SECRET,
+        "admin-password-1",
+        "ada-password-1",
+        "ada-password-2",
+        admin.as_str(),
+        ada.as_str(),
+        "$2b$",
+    ] {
+        assert!(!logs.contains(secret), "the logs contain {secret}");
+    }
 }
