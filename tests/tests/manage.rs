@@ -189,36 +189,6 @@ async fn duplicate_cellnumbers_and_emails_are_409() {
     assert_eq!(answer.body["detail"], "Email already registered");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_creates_of_one_cellnumber_give_exactly_one_201() {
-    let f = fixture().await;
-    let db_url = f.app.config.database_url.expose().to_owned();
-    let mut tasks = Vec::new();
-    for _ in 0..12 {
-        let admin = f.admin.clone();
-        let db_url = db_url.clone();
-        // Separate instances (separate pools), as separate Lambda instances would be.
-        tasks.push(tokio::spawn(async move {
-            let app = api_tests::app_for_url(&db_url);
-            create(&app, &admin, &new_user("+15557770000")).await.status
-        }));
-    }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    statuses.sort();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 201 || *s == 409),
-        "{statuses:?}"
-    );
-}
-
 // --- list ----------------------------------------------------------------------------------------
 
 #[tokio::test]
