@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use api_tests::round_trips::RoundTripProxy;
-use api_tests::{call, insert_user, test_app_with, token, Answer, Event, Fixture, TEST_SECRET};
+use api_tests::{call, insert_user, test_app_with, test_env, token, Answer, Event, Fixture};
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 use shared::App;
@@ -164,9 +164,7 @@ async fn cold_starts(f: &Fixture, function: &str, binary: &Path) -> ColdStart {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-            .env("DATABASE_URL", &f.db.url)
-            .env("SECRET_KEY", TEST_SECRET)
-            .env("BCRYPT_COST", "4")
+            .envs(test_env(&f.db))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -375,9 +373,7 @@ async fn http_load(f: &Fixture) -> Option<Vec<HttpLoad>> {
             &port.to_string(),
         ])
         .current_dir(workspace())
-        .env("DATABASE_URL", &f.db.url)
-        .env("SECRET_KEY", TEST_SECRET)
-        .env("BCRYPT_COST", "4")
+        .envs(test_env(&f.db))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

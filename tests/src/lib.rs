@@ -47,7 +47,17 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database of its own, migrated.
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        shared::db::prepare(&db.url, shared::config::DatabaseTls::Off)
+            .await
+            .unwrap_or_else(|error| panic!("cannot migrate test database {}: {error}", db.name));
+        db
+    }
+
+    /// A database of its own, created but not migrated.
+    pub async fn empty() -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "{}_{}",
@@ -55,31 +65,14 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let url = format!("{}/{name}", server_url());
-        shared::db::prepare(&url, shared::config::DatabaseTls::Off)
+        shared::db::ensure_database(&url, shared::config::DatabaseTls::Off)
             .await
             .unwrap_or_else(|error| {
                 panic!(
-                    "cannot prepare test database {name} (is MariaDB running at {}?): {error}",
+                    "cannot create test database {name} (is MariaDB running at {}?): {error}",
                     server_url()
                 )
             });
-        Self { name, url }
-    }
-}
-
-impl TestDb {
-    /// A database of its own, created but not migrated.
-    pub async fn empty() -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "{}_e{}",
-            run_prefix(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let url = format!("{}/{name}", server_url());
-        shared::db::ensure_database(&url, shared::config::DatabaseTls::Off)
-            .await
-            .unwrap_or_else(|error| panic!("cannot create test database {name}: {error}"));
         Self { name, url }
     }
 }
