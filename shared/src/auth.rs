@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::policy::{Principal, Role};
-use crate::users::{user_columns, User, UserRow};
+use crate::users::{user_columns, User, USER_COLUMNS};
 use crate::{password, App};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -42,14 +42,52 @@ pub struct Authenticated {
     pub user: User,
     /// The `jti` of the token used, so logout can revoke exactly it.
     pub jti: String,
+    /// The user a route's `{id}` names, when [`authenticate_about`] read it with the token.
+    subject: Option<Subject>,
     conn: mysql_async::Conn,
+}
+
+/// User `id` as the authenticating query found it (`None`: there is no such user).
+#[derive(Debug)]
+struct Subject {
+    id: u64,
+    user: Option<User>,
 }
 
 impl Authenticated {
     pub fn conn(&mut self) -> &mut mysql_async::Conn {
         &mut self.conn
     }
+
+    /// User `id` as authentication read it: `Some(None)` when there is no such user, `None`
+    /// when authentication did not read it (it must then be read).
+    pub(crate) fn take_subject(&mut self, id: u64) -> Option<Option<User>> {
+        match self.subject.take() {
+            Some(subject) if subject.id == id => Some(subject.user),
+            other => {
+                self.subject = other;
+                None
+            }
+        }
+    }
 }
+
+const AUTHENTICATE: &str = concat!(
+    "SELECT ",
+    user_columns!(u),
+    " FROM access_token t JOIN users u ON u.id = t.user_id \
+     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
+);
+
+/// [`AUTHENTICATE`] that also reads user `s` (first parameter), NULLs when it does not exist.
+const AUTHENTICATE_ABOUT: &str = concat!(
+    "SELECT ",
+    user_columns!(u),
+    ", ",
+    user_columns!(s),
+    " FROM access_token t JOIN users u ON u.id = t.user_id LEFT JOIN users s ON s.id = ? \
+     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
+);
 
 /// The token of an `Authorization: Bearer <token>` header value.
 pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
@@ -71,21 +109,38 @@ pub async fn authenticate(
     app: &App,
     authorization: Option<&str>,
 ) -> Result<Authenticated, ApiError> {
+    authenticate_about(app, authorization, None).await
+}
+
+/// [`authenticate`] for routes about user `subject_id`: the same query reads that user too, so
+/// an admin's read or update of it needs no round trip of its own.
+pub async fn authenticate_about(
+    app: &App,
+    authorization: Option<&str>,
+    subject_id: Option<u64>,
+) -> Result<Authenticated, ApiError> {
     let token = bearer_token(authorization)?;
     let verified = app.tokens.verify(token, Utc::now())?;
     let mut conn = app.conn().await?;
-    let row: Option<UserRow> = conn
-        .exec_first(
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM access_token t JOIN users u ON u.id = t.user_id \
-                 WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
-            ),
-            (&verified.jti, verified.user_id),
-        )
-        .await?;
-    let user = User::from(row.ok_or(ApiError::Unauthorized)?);
+    let row: Option<mysql_async::Row> = match subject_id {
+        None => {
+            conn.exec_first(AUTHENTICATE, (&verified.jti, verified.user_id))
+                .await?
+        }
+        Some(id) => {
+            conn.exec_first(AUTHENTICATE_ABOUT, (id, &verified.jti, verified.user_id))
+                .await?
+        }
+    };
+    let mut row = row.ok_or(ApiError::Unauthorized)?;
+    let user = User::from_row_at(&mut row, 0)?.ok_or(ApiError::Unauthorized)?;
+    let subject = match subject_id {
+        Some(id) => Some(Subject {
+            id,
+            user: User::from_row_at(&mut row, USER_COLUMNS)?,
+        }),
+        None => None,
+    };
     let role = Role::try_from(user.role_id).map_err(ApiError::Internal)?;
     tracing::Span::current().record("user_id", user.id);
     Ok(Authenticated {
@@ -95,6 +150,7 @@ pub async fn authenticate(
         },
         user,
         jti: verified.jti,
+        subject,
         conn,
     })
 }

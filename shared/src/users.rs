@@ -1,8 +1,9 @@
 //! The user record and its store.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use mysql_async::prelude::FromValue;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Transaction};
+use mysql_async::{Conn, Row, Transaction};
 use serde::Serialize;
 
 use crate::auth::Authenticated;
@@ -26,64 +27,80 @@ pub struct User {
     pub updated: DateTime<Utc>,
 }
 
-/// The columns of [`UserRow`], for queries that alias `users` as `u`; a macro so the queries
-/// are whole `&'static str`s, built at compile time rather than per request.
+/// The columns [`User::from_row_at`] reads, for a query that aliases `users` as `$table`; a macro
+/// so the queries are whole `&'static str`s, built at compile time rather than per request.
 macro_rules! user_columns {
-    () => {
-        "u.id, u.name, u.cellnumber, u.email, u.profilepic, u.role_id, u.created, u.updated"
+    ($table:ident) => {
+        concat!(
+            stringify!($table),
+            ".id, ",
+            stringify!($table),
+            ".name, ",
+            stringify!($table),
+            ".cellnumber, ",
+            stringify!($table),
+            ".email, ",
+            stringify!($table),
+            ".profilepic, ",
+            stringify!($table),
+            ".role_id, ",
+            stringify!($table),
+            ".created, ",
+            stringify!($table),
+            ".updated"
+        )
     };
 }
 pub(crate) use user_columns;
 
-const SELECT_USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = ?");
+/// How many columns `user_columns!` names.
+pub(crate) const USER_COLUMNS: usize = 8;
 
-pub(crate) type UserRow = (
-    u64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    u8,
-    NaiveDateTime,
-    NaiveDateTime,
-);
+const SELECT_USER_BY_ID: &str =
+    concat!("SELECT ", user_columns!(u), " FROM users u WHERE u.id = ?");
 
-/// A [`UserRow`] followed by the total row count of its query.
-type UserRowWithTotal = (
-    u64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    u8,
-    NaiveDateTime,
-    NaiveDateTime,
-    u64,
-);
+/// Column `index` of `row`; a missing column or another type is a bug of ours, not of the input.
+fn column<T: FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
+    match row.take_opt(index) {
+        Some(Ok(value)) => Ok(value),
+        _ => Err(ApiError::Internal(format!(
+            "column {index} of a user row is missing or of another type"
+        ))),
+    }
+}
 
-impl From<UserRow> for User {
-    fn from((id, name, cellnumber, email, profilepic, role_id, created, updated): UserRow) -> Self {
-        Self {
+impl User {
+    /// The user whose `user_columns!` start at column `first` of `row`; `None` when they are
+    /// NULL, as a LEFT JOIN that matched no user leaves them.
+    pub(crate) fn from_row_at(row: &mut Row, first: usize) -> Result<Option<Self>, ApiError> {
+        let Some(id) = column::<Option<u64>>(row, first)? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
             id,
-            name,
-            cellnumber,
-            email,
-            profilepic,
-            role_id,
-            created: created.and_utc(),
-            updated: updated.and_utc(),
-        }
+            name: column(row, first + 1)?,
+            cellnumber: column(row, first + 2)?,
+            email: column(row, first + 3)?,
+            profilepic: column(row, first + 4)?,
+            role_id: column(row, first + 5)?,
+            created: column::<NaiveDateTime>(row, first + 6)?.and_utc(),
+            updated: column::<NaiveDateTime>(row, first + 7)?.and_utc(),
+        }))
     }
 }
 
 /// Reads one user for the signed-in user, who must be allowed to see it. Reading oneself costs
-/// no query: authentication has just read that row.
+/// no query (authentication has just read that row), nor does an admin's read of the user that
+/// authentication read along with the token.
 pub async fn get(signed_in: &mut Authenticated, id: u64) -> Result<User, ApiError> {
     signed_in.principal.authorize(Action::ReadUser { id })?;
     if id == signed_in.user.id {
         return Ok(signed_in.user.clone());
     }
-    read_user(signed_in.conn(), id).await
+    match signed_in.take_subject(id) {
+        Some(found) => found.ok_or(ApiError::NotFound),
+        None => read_user(signed_in.conn(), id).await,
+    }
 }
 
 /// One page of `GET /api/users`.
@@ -172,34 +189,31 @@ pub async fn list(
     signed_in.principal.authorize(Action::ListUsers)?;
     let conn = signed_in.conn();
     // The page and the total in one round trip.
-    let rows: Vec<UserRowWithTotal> = conn
+    let rows: Vec<Row> = conn
         .exec(
             concat!(
                 "SELECT ",
-                user_columns!(),
+                user_columns!(u),
                 ", COUNT(*) OVER () FROM users u ORDER BY u.id LIMIT ? OFFSET ?"
             ),
             (limit, offset),
         )
         .await?;
     let total = match rows.first() {
-        Some(row) => row.8,
+        Some(row) => row
+            .get_opt::<u64, _>(USER_COLUMNS)
+            .and_then(Result::ok)
+            .ok_or_else(|| ApiError::Internal("the page's total is missing".into()))?,
         // Past the last page there is no row to carry the total.
         None => conn
             .query_first::<u64, _>("SELECT COUNT(*) FROM users")
             .await?
             .unwrap_or(0),
     };
-    let items = rows
-        .into_iter()
-        .map(
-            |(id, name, cellnumber, email, profilepic, role_id, created, updated, _)| {
-                User::from((
-                    id, name, cellnumber, email, profilepic, role_id, created, updated,
-                ))
-            },
-        )
-        .collect();
+    let mut items = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        items.extend(User::from_row_at(&mut row, 0)?);
+    }
     Ok(UserPage {
         items,
         total,
@@ -237,13 +251,25 @@ pub async fn update(
         None => None,
     };
     let demotes = patch.role_id == Some(Role::User);
-    if password_hash.is_none() && !demotes {
-        // Nothing to keep atomic with the update: one statement, then the row.
-        let conn = signed_in.conn();
-        if !write_patch(conn, id, patch, None).await? {
-            return Err(ApiError::NotFound);
+    if password_hash.is_none() {
+        let current = match signed_in.take_subject(id) {
+            Some(found) => found,
+            None => find_user(signed_in.conn(), id).await?,
+        };
+        let current = current.ok_or(ApiError::NotFound)?;
+        if patch.is_empty() {
+            return Ok(current);
         }
-        return read_user(conn, id).await;
+        // Demoting an admin needs the last-admin check under lock; anything else changes one
+        // row and revokes nothing, so the row read with the token is the base of the change
+        // and one conditional UPDATE writes it.
+        if !(demotes && current.role_id == Role::Admin.id()) {
+            let next = patched(&current, &patch);
+            if write_if_unchanged(signed_in.conn(), &next, current.updated).await? {
+                return Ok(next);
+            }
+            // Changed or deleted since it was read: decide under the row's lock instead.
+        }
     }
     let mut tx = signed_in
         .conn()
@@ -273,25 +299,67 @@ async fn apply_patch_locked(
     read_user(tx, id).await
 }
 
-/// Writes the fields the patch names (and the new hash, revoking the user's tokens); false when
-/// there is no such user. `updated` always moves, so a matched row always counts as changed.
-async fn write_patch<Q: Queryable>(
-    db: &mut Q,
+/// `current` with the patch applied, as [`write_if_unchanged`] will store it.
+fn patched(current: &User, patch: &UserPatch) -> User {
+    let mut next = current.clone();
+    if let Some(name) = &patch.name {
+        next.name = name.trim().to_owned();
+    }
+    if let Some(cellnumber) = &patch.cellnumber {
+        next.cellnumber.clone_from(cellnumber);
+    }
+    if let Some(email) = &patch.email {
+        next.email.clone_from(email);
+    }
+    if let Some(profilepic) = &patch.profilepic {
+        next.profilepic.clone_from(profilepic);
+    }
+    if let Some(role) = patch.role_id {
+        next.role_id = role.id();
+    }
+    // Strictly later than before, so every write moves `updated` and it works as a version.
+    next.updated = now().max(current.updated + chrono::TimeDelta::microseconds(1));
+    next
+}
+
+/// Stores `next` if the row still has the `updated` it was read with (optimistic concurrency:
+/// every write moves `updated`); false when it changed or was deleted in between.
+async fn write_if_unchanged(
+    conn: &mut Conn,
+    next: &User,
+    read_updated: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    conn.exec_drop(
+        "UPDATE users SET name = ?, cellnumber = ?, email = ?, profilepic = ?, role_id = ?, \
+         updated = ? WHERE id = ? AND updated = ?",
+        (
+            &next.name,
+            &next.cellnumber,
+            &next.email,
+            &next.profilepic,
+            next.role_id,
+            next.updated.naive_utc(),
+            next.id,
+            read_updated.naive_utc(),
+        ),
+    )
+    .await
+    .map_err(conflict_or)?;
+    Ok(conn.affected_rows() == 1)
+}
+
+/// Writes the fields the patch names, and the new hash, revoking the user's tokens; the caller
+/// holds the row's lock, so the row is there.
+async fn write_patch(
+    tx: &mut Transaction<'_>,
     id: u64,
     patch: UserPatch,
     password_hash: Option<String>,
-) -> Result<bool, ApiError> {
-    if patch.is_empty() {
-        let exists: Option<u8> = db
-            .exec_first("SELECT 1 FROM users WHERE id = ?", (id,))
-            .await?;
-        return Ok(exists.is_some());
-    }
+) -> Result<(), ApiError> {
     let (email_given, email) = split_nullable(patch.email);
     let (profilepic_given, profilepic) = split_nullable(patch.profilepic);
-    let result = db
-        .exec_iter(
-            "UPDATE users SET \
+    tx.exec_drop(
+        "UPDATE users SET \
            name = COALESCE(?, name), \
            cellnumber = COALESCE(?, cellnumber), \
            password_hash = COALESCE(?, password_hash), \
@@ -300,37 +368,39 @@ async fn write_patch<Q: Queryable>(
            role_id = COALESCE(?, role_id), \
            updated = GREATEST(?, updated + INTERVAL 1 MICROSECOND) \
          WHERE id = ?",
-            (
-                patch.name.as_deref().map(str::trim),
-                &patch.cellnumber,
-                &password_hash,
-                email_given,
-                email,
-                profilepic_given,
-                profilepic,
-                patch.role_id.map(Role::id),
-                now().naive_utc(),
-                id,
-            ),
-        )
-        .await
-        .map_err(conflict_or)?;
-    let matched = result.affected_rows() > 0;
-    result.drop_result().await?;
-    if !matched {
-        return Ok(false);
-    }
+        (
+            patch.name.as_deref().map(str::trim),
+            &patch.cellnumber,
+            &password_hash,
+            email_given,
+            email,
+            profilepic_given,
+            profilepic,
+            patch.role_id.map(Role::id),
+            now().naive_utc(),
+            id,
+        ),
+    )
+    .await
+    .map_err(conflict_or)?;
     if password_hash.is_some() {
-        db.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
+        tx.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
             .await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The user `id`, or NotFound.
 async fn read_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<User, ApiError> {
-    let row: Option<UserRow> = db.exec_first(SELECT_USER_BY_ID, (id,)).await?;
-    row.map(User::from).ok_or(ApiError::NotFound)
+    find_user(db, id).await?.ok_or(ApiError::NotFound)
+}
+
+async fn find_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<Option<User>, ApiError> {
+    let row: Option<Row> = db.exec_first(SELECT_USER_BY_ID, (id,)).await?;
+    match row {
+        Some(mut row) => User::from_row_at(&mut row, 0),
+        None => Ok(None),
+    }
 }
 
 /// `(given, value)` of a field that may be absent, null or set.

@@ -4,8 +4,12 @@ use shared::{auth, users, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "PATCH /api/users/{id}", async {
-        let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
-        let id = http::path_id(&event)?;
+        // A bad id is reported after the token check, as for every other route.
+        let id = http::path_id(&event);
+        let subject_id = id.as_ref().ok().copied();
+        let mut signed_in =
+            auth::authenticate_about(app, http::authorization(&event), subject_id).await?;
+        let id = id?;
         let patch = http::json_body(&event)?;
         let user = users::update(app, &mut signed_in, id, patch).await?;
         Reply::json(200, &user)
