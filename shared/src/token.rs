@@ -52,6 +52,7 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        hs256::install();
         // The accepted algorithm is fixed here, never read from the token's header.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECONDS;
@@ -136,6 +137,82 @@ impl TokenKeys {
     }
 }
 
+/// jsonwebtoken's cryptography, HS256 only, on `ring` (which rustls links anyway). Its own
+/// backends bring RSA, ECDSA and EdDSA code, whose only effect here would be size and an attack
+/// surface: a token naming another algorithm is refused before any of it could run.
+mod hs256 {
+    use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+    use jsonwebtoken::errors::{ErrorKind, Result};
+    use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+    use ring::hmac;
+
+    struct Hs256(hmac::Key);
+
+    impl signature::Signer<Vec<u8>> for Hs256 {
+        fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, signature::Error> {
+            Ok(hmac::sign(&self.0, message).as_ref().to_vec())
+        }
+    }
+
+    impl JwtSigner for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+
+    impl signature::Verifier<Vec<u8>> for Hs256 {
+        /// Constant-time comparison (ring's).
+        fn verify(
+            &self,
+            message: &[u8],
+            tag: &Vec<u8>,
+        ) -> std::result::Result<(), signature::Error> {
+            hmac::verify(&self.0, message, tag).map_err(|_| signature::Error::new())
+        }
+    }
+
+    impl JwtVerifier for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+
+    fn hs256_key(algorithm: &Algorithm, family: AlgorithmFamily, secret: &[u8]) -> Result<Hs256> {
+        if *algorithm != Algorithm::HS256 || family != AlgorithmFamily::Hmac {
+            return Err(ErrorKind::InvalidAlgorithm.into());
+        }
+        Ok(Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret)))
+    }
+
+    fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
+        Ok(Box::new(hs256_key(
+            algorithm,
+            key.family(),
+            key.as_bytes(),
+        )?))
+    }
+
+    fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
+        Ok(Box::new(hs256_key(
+            algorithm,
+            key.family(),
+            key.try_get_as_bytes()?,
+        )?))
+    }
+
+    static PROVIDER: CryptoProvider = CryptoProvider {
+        signer_factory: signer,
+        verifier_factory: verifier,
+        // JWK helpers: never called, since no key here comes from a JWK.
+        key_utils: KeyUtils::new_unimplemented(),
+    };
+
+    /// Idempotent: the first call installs the provider for the process.
+    pub fn install() {
+        let _already_installed = PROVIDER.install_default();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,7 +224,29 @@ mod tests {
     }
 
     fn sign(claims: &serde_json::Value, header: Header, secret: &[u8]) -> String {
+        hs256::install();
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    #[test]
+    fn only_hs256_can_be_signed_or_verified() {
+        hs256::install();
+        let claims = claims_at(Utc::now().timestamp());
+        let key = EncodingKey::from_secret(SECRET);
+        for algorithm in [Algorithm::HS384, Algorithm::HS512, Algorithm::RS256] {
+            assert!(jsonwebtoken::encode(&Header::new(algorithm), &claims, &key).is_err());
+        }
+        let token = sign(&claims, Header::default(), SECRET);
+        let (message, tag) = token.rsplit_once('.').unwrap();
+        let key = DecodingKey::from_secret(SECRET);
+        assert!(
+            jsonwebtoken::crypto::verify(tag, message.as_bytes(), &key, Algorithm::HS256).unwrap()
+        );
+        for algorithm in [Algorithm::HS384, Algorithm::HS512, Algorithm::RS256] {
+            assert!(
+                jsonwebtoken::crypto::verify(tag, message.as_bytes(), &key, algorithm).is_err()
+            );
+        }
     }
 
     fn claims_at(now: i64) -> serde_json::Value {
@@ -206,11 +305,6 @@ mod tests {
         no_exp.as_object_mut().unwrap().remove("exp");
         let no_exp = sign(&no_exp, Header::default(), SECRET);
         let future = sign(&claims_at(now.timestamp() + 600), Header::default(), SECRET);
-        let hs512 = sign(
-            &claims_at(now.timestamp()),
-            Header::new(Algorithm::HS512),
-            SECRET,
-        );
         let unsigned = {
             use base64::Engine;
             let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -226,7 +320,6 @@ mod tests {
             expired.as_str(),
             no_exp.as_str(),
             future.as_str(),
-            hs512.as_str(),
             unsigned.as_str(),
             "",
             "garbage",
@@ -270,6 +363,7 @@ mod tests {
         for header in [
             r#"{"alg":"RS256","typ":"JWT"}"#,
             r#"{"alg":"ES256","typ":"JWT"}"#,
+            r#"{"alg":"HS512","typ":"JWT"}"#,
             r#"{"alg":"none","typ":"JWT"}"#,
             r#"{"alg":"HS256","typ":"JWT","kid":"../../keys/other"}"#,
             r#"{"alg":"HS256","typ":"JWT","jku":"https://attacker.example/jwks.json"}"#,

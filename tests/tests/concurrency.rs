@@ -151,5 +151,8 @@ async fn concurrent_patches_of_one_user_all_apply_in_some_order() {
             .bearer(&f.admin)
             .path_param("id", &f.user_id.to_string())
     );
-    assert_eq!(&stored.body, last, "the row is what the last write returned");
+    assert_eq!(
+        &stored.body, last,
+        "the row is what the last write returned"
+    );
 }

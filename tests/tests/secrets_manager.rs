@@ -95,8 +95,7 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
         unsafe { std::env::remove_var(name) };
     }
 
-    let sdk = shared::secrets::sdk_config().await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let client = shared::secrets::client().await;
     let db_secret = client
         .create_secret()
         .name("users-api/db")
