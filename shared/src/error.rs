@@ -126,9 +126,47 @@ impl ApiError {
     }
 }
 
-/// MySQL server error codes the store turns into client errors.
+/// MySQL server error codes that decide a status other than 500.
 pub mod mysql_codes {
     pub const DUPLICATE_ENTRY: u16 = 1062;
+
+    pub const TOO_MANY_CONNECTIONS: u16 = 1040;
+    pub const SERVER_SHUTDOWN: u16 = 1053;
+    pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
+    pub const DEADLOCK: u16 = 1213;
+    /// `--read-only` (MySQL) and read-only mode (MariaDB): what a writer demoted by a failover
+    /// answers to writes.
+    pub const READ_ONLY: u16 = 1290;
+    pub const READ_ONLY_MODE: u16 = 1836;
+    /// `KILL QUERY` by an operator or a proxy.
+    pub const QUERY_INTERRUPTED: u16 = 1317;
+    /// MariaDB's answer to a statement whose session was killed (`KILL CONNECTION`).
+    pub const CONNECTION_KILLED: u16 = 1927;
+    /// MariaDB's `max_statement_time`, MySQL's `max_execution_time`.
+    pub const STATEMENT_TIMEOUT: u16 = 1969;
+    pub const QUERY_TIMEOUT: u16 = 3024;
+    /// MySQL 8 closing a session that was idle past `wait_timeout`.
+    pub const IDLE_SESSION_CLOSED: u16 = 4031;
+    pub const SERVER_GONE: u16 = 2006;
+    pub const SERVER_LOST: u16 = 2013;
+
+    /// Server errors that say the database cannot serve the request now, not that the request is
+    /// wrong: a client that retries a moment later may well succeed, so they are 503s.
+    pub const TRANSIENT: &[u16] = &[
+        TOO_MANY_CONNECTIONS,
+        SERVER_SHUTDOWN,
+        LOCK_WAIT_TIMEOUT,
+        DEADLOCK,
+        READ_ONLY,
+        READ_ONLY_MODE,
+        QUERY_INTERRUPTED,
+        CONNECTION_KILLED,
+        STATEMENT_TIMEOUT,
+        QUERY_TIMEOUT,
+        IDLE_SESSION_CLOSED,
+        SERVER_GONE,
+        SERVER_LOST,
+    ];
 }
 
 impl From<mysql_async::Error> for ApiError {
@@ -139,10 +177,8 @@ impl From<mysql_async::Error> for ApiError {
                 Self::Unavailable(error.to_string())
             }
             mysql_async::Error::Server(ref server)
-                if matches!(server.code, 1040 | 1053 | 1205 | 1213 | 2006 | 2013) =>
+                if mysql_codes::TRANSIENT.contains(&server.code) =>
             {
-                // Too many connections, shutdown in progress, lock wait timeout, deadlock, gone
-                // away: transient, so the client may retry.
                 Self::Unavailable(error.to_string())
             }
             other => Self::Internal(other.to_string()),
@@ -193,6 +229,30 @@ mod tests {
             .headers(),
             vec![("retry-after", "42".to_owned())]
         );
+    }
+
+    fn server_error(code: u16) -> mysql_async::Error {
+        mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: "from the server".into(),
+            state: "HY000".into(),
+        })
+    }
+
+    #[test]
+    fn an_unreachable_or_interrupted_database_is_503_and_a_bad_statement_500() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            ApiError::from(mysql_async::Error::from(refused)).status(),
+            503
+        );
+        for code in [1053, 1290, 1317, 1927, 2013] {
+            assert_eq!(ApiError::from(server_error(code)).status(), 503, "{code}");
+        }
+        // A syntax error or an unknown column is a bug here, not an outage.
+        for code in [1064, 1054] {
+            assert_eq!(ApiError::from(server_error(code)).status(), 500, "{code}");
+        }
     }
 
     #[test]

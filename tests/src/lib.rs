@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use shared::config::Config;
 use shared::App;
 
+pub mod mariadb;
 pub mod round_trips;
 pub mod serve;
 
@@ -104,8 +105,13 @@ pub const TEST_SECRET: &str = "test-secret-key-0123456789abcdef-0123456789";
 
 /// The environment a test app (or a served function) runs with: cost-4 bcrypt keeps tests quick.
 pub fn test_env(db: &TestDb) -> Vec<(&'static str, String)> {
+    test_env_for(&db.url)
+}
+
+/// [`test_env`] for a database on any server.
+pub fn test_env_for(database_url: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("DATABASE_URL", db.url.clone()),
+        ("DATABASE_URL", database_url.to_owned()),
         ("SECRET_KEY", TEST_SECRET.to_owned()),
         ("BCRYPT_COST", "4".to_owned()),
         ("TOKEN_TTL_SECONDS", "3600".to_owned()),
@@ -132,7 +138,12 @@ pub fn test_app(db: &TestDb) -> App {
 }
 
 pub fn test_app_with(db: &TestDb, overrides: &[(&'static str, &str)]) -> App {
-    let mut env = test_env(db);
+    app_with(&db.url, overrides)
+}
+
+/// [`test_app_with`] for a database on any server.
+pub fn app_with(database_url: &str, overrides: &[(&'static str, &str)]) -> App {
+    let mut env = test_env_for(database_url);
     for (name, value) in overrides {
         env.retain(|(existing, _)| existing != name);
         env.push((name, value.to_string()));

@@ -39,6 +39,27 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// What cargo sets for a test binary about its own package. A cargo started by the test would
+/// pass them on to build scripts, and ring's tracks them: it, rustls and everything above would
+/// be rebuilt every time a `cargo` run from a shell and one from a test take turns.
+fn cargo_test_vars() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_EXE_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .contains(&name.as_str())
+        })
+        .collect()
+}
+
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -69,6 +90,9 @@ impl Served {
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out);
+        for name in cargo_test_vars() {
+            command.env_remove(name);
+        }
         #[cfg(unix)]
         {
             use std::os::unix::process::CommandExt;
