@@ -18,6 +18,8 @@ pub enum SecretsError {
     Fetch { arn: String, message: String },
     #[error("secret {arn} is not in the expected form: {reason}")]
     Malformed { arn: String, reason: String },
+    #[error("setting up TLS for Secrets Manager failed: {0}")]
+    Tls(rustls::Error),
     #[error(transparent)]
     Config(#[from] ConfigError),
 }
@@ -55,7 +57,7 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretsEr
     if db_arn.is_none() && jwt_arn.is_none() {
         return Ok(());
     }
-    let client = client().await;
+    let client = client().await?;
     let (db_secret, jwt_secret) = tokio::join!(
         fetch_optional(&client, db_arn.as_deref()),
         fetch_optional(&client, jwt_arn.as_deref())
@@ -73,18 +75,15 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretsEr
 /// A Secrets Manager client configured from the environment the way Lambda provides it: region
 /// and the role's credentials in variables (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, ...), and
 /// `AWS_ENDPOINT_URL` when set (tests). aws-config's default chain would also link its profile,
-/// SSO, STS, ECS and IMDS providers, none of which Lambda uses (~0.3 MB per function). HTTPS is
-/// rustls with ring, the TLS stack the rest of the binary uses.
-pub async fn client() -> aws_sdk_secretsmanager::Client {
+/// SSO, STS, ECS and IMDS providers, none of which Lambda uses (~0.3 MB per function). HTTP is
+/// [`crate::sdk_http`]'s.
+pub async fn client() -> Result<aws_sdk_secretsmanager::Client, SecretsError> {
     use aws_config::environment::{
         EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
     };
     use aws_config::meta::region::ProvideRegion;
     use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    let http_client = crate::sdk_http::client().map_err(SecretsError::Tls)?;
     let mut config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
         .region(EnvironmentVariableRegionProvider::new().region().await)
@@ -104,7 +103,7 @@ pub async fn client() -> aws_sdk_secretsmanager::Client {
     {
         config = config.endpoint_url(endpoint);
     }
-    aws_sdk_secretsmanager::Client::from_conf(config.build())
+    Ok(aws_sdk_secretsmanager::Client::from_conf(config.build()))
 }
 
 async fn fetch_optional(
