@@ -35,11 +35,15 @@ $(VENV)/bin/moto_server: | $(VENV)/bin/python3
 	@echo "installing moto (a local Secrets Manager for the tests) into $(VENV)"
 	$(PIP) "moto[server]~=5.0"
 
+$(VENV)/bin/st: | $(VENV)/bin/python3
+	@echo "installing schemathesis (the OpenAPI fuzzer of make fuzz) into $(VENV)"
+	$(PIP) "schemathesis~=4.32"
+
 .PHONY: tools
 tools: $(VENV)/bin/cargo-lambda ## install cargo-lambda (into .venv) if it is missing
 
 .PHONY: test-tools
-test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st
 
 # --- AWS -----------------------------------------------------------------------------------------
 # Offline checks need a region but no credentials.
@@ -102,14 +106,25 @@ check-style:
 test-db:
 	@$(CARGO) run --quiet -p users-cli -- ping "$(TEST_DATABASE_URL)"
 
+# schemathesis against the served API (tests/fuzz/run.py); make test runs it after cargo test and
+# counts it as one test.
+FUZZ := $(VENV)/bin/python3 tests/fuzz/run.py
+
 .PHONY: test
-test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB
-	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; \
+test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB, and make fuzz
+	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; fuzz=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets 2>&1 | tee "$$log" || status=$$?; \
+	TEST_RUN_ID="$$run_id" $(FUZZ) 2>&1 | tee -a "$$log" || { fuzz=1; status=1; }; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; \
-	awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
-	     END { printf "\ntests: %d passed, %d failed\n", p, f }' "$$log"; \
+	awk -v fuzz=$$fuzz '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
+	     /^fuzz: [0-9]+ cases/ { summary = $$0 } \
+	     END { if (fuzz) f++; else p++; if (summary == "") summary = "fuzz: stopped early (see above)"; \
+	           printf "\n%s\ntests: %d passed, %d failed\n", summary, p, f }' "$$log"; \
 	rm -f "$$log"; exit $$status
+
+.PHONY: fuzz
+fuzz: test-tools test-db ## fuzz the served API against its OpenAPI document (schemathesis), as an admin and a user
+	@$(FUZZ)
 
 # --- one function at a time --------------------------------------------------------------------
 .PHONY: invoke

@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -10,20 +11,20 @@ use crate::error::{Detail, FieldError};
 use crate::users::{User, UserPage};
 use crate::validation::{NewUser, PasswordChange, UserPatch};
 
-/// `detail`: a sentence, or for 422 a list of `{loc, msg}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-#[schema(as = DetailValue)]
-enum DetailValue {
-    Message(String),
-    Fields(Vec<FieldError>),
-}
-
-/// Every error body.
+/// Every error but a 422: what went wrong, in a sentence.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 struct ErrorBody {
-    detail: DetailValue,
+    #[schema(min_length = 1, example = "User not found")]
+    detail: String,
+}
+
+/// A 422: every invalid input, as a `{loc, msg}` (the shape FastAPI clients parse).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ValidationErrorBody {
+    #[schema(min_items = 1)]
+    detail: Vec<FieldError>,
 }
 
 struct BearerAuth;
@@ -57,7 +58,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         LoginRequest, LoginResponse, User, UserPage, NewUser, UserPatch, PasswordChange, Detail,
-        ErrorBody, DetailValue, FieldError
+        ErrorBody, ValidationErrorBody, FieldError
     )),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign-in, sign-out, own password"),
@@ -68,11 +69,144 @@ pub struct ApiDoc;
 /// The document as JSON, built once per instance.
 pub fn document_json() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_json()
-            .unwrap_or_else(|_| "{}".to_owned())
-    })
+    DOCUMENT.get_or_init(|| document().to_string())
+}
+
+/// The document as served: what utoipa generates, completed by [`amend`].
+pub fn document() -> Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    amend(&mut document);
+    document
+}
+
+/// Facts about the responses that the derives and `#[utoipa::path]`s below do not state:
+/// - the headers every response carries (`shared::http`) and those its status calls for
+///   (`ApiError::headers`), all required, which utoipa's `Header` cannot say;
+/// - a response body has every field of its type (null when unset) and no other: the types are
+///   serialized whole, so no password or hash can slip in;
+/// - ids start at 1, a page holds 1 to 100 users, a token is a bearer token;
+/// - list-users takes an `offset` up to `i64::MAX` (it is a 422 past that).
+fn amend(document: &mut Value) {
+    let exact = [
+        "User",
+        "UserPage",
+        "LoginResponse",
+        "Detail",
+        "ErrorBody",
+        "ValidationErrorBody",
+        "FieldError",
+    ];
+    let narrower = json!({
+        "User": { "properties": { "id": { "minimum": 1 } } },
+        "UserPage": { "properties": { "limit": { "minimum": 1, "maximum": 100 } } },
+        "LoginResponse": {
+            "properties": { "tokenType": { "enum": ["bearer"] }, "userId": { "minimum": 1 } },
+        },
+        "FieldError": { "properties": { "loc": { "minItems": 1 }, "msg": { "minLength": 1 } } },
+    });
+    if let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, schema) in schemas.iter_mut() {
+            if let Some(patch) = narrower.get(name) {
+                merge(schema, patch);
+            }
+            let Some(schema) = schema
+                .as_object_mut()
+                .filter(|_| exact.contains(&name.as_str()))
+            else {
+                continue;
+            };
+            let fields: Vec<Value> = schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|properties| properties.keys().map(|key| json!(key)).collect())
+                .unwrap_or_default();
+            schema.insert("required".into(), Value::Array(fields));
+            schema.insert("additionalProperties".into(), json!(false));
+        }
+    }
+    if let Some(parameters) = document
+        .pointer_mut("/paths/~1api~1users/get/parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for parameter in parameters.iter_mut().filter(|p| p["name"] == "offset") {
+            merge(parameter, &json!({ "schema": { "maximum": i64::MAX } }));
+        }
+    }
+    let responses = document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(Value::as_object_mut)
+        .flat_map(|responses| responses.iter_mut());
+    for (status, response) in responses {
+        let Some(response) = response.as_object_mut() else {
+            continue;
+        };
+        let headers = response.entry("headers").or_insert_with(|| json!({}));
+        merge(headers, &response_headers(status));
+        for header in headers
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|h| h.values_mut())
+        {
+            if let Some(header) = header.as_object_mut() {
+                header.insert("required".into(), json!(true));
+            }
+        }
+    }
+}
+
+/// The headers a response of `status` carries besides those its operation declares.
+fn response_headers(status: &str) -> Value {
+    let mut headers = json!({
+        "Cache-Control": {
+            "description": "Responses carry user data and tokens: no cache may keep them",
+            "schema": { "type": "string", "enum": ["no-store"] },
+        },
+        "X-Content-Type-Options": {
+            "description": "No browser may sniff another content type",
+            "schema": { "type": "string", "enum": ["nosniff"] },
+        },
+    });
+    let extra = match status {
+        "201" => {
+            json!({ "Location": { "schema": { "type": "string", "pattern": "^/api/users/[1-9][0-9]*$" } } })
+        }
+        "401" => json!({
+            "WWW-Authenticate": {
+                "description": "A bearer token is what authenticates",
+                "schema": { "type": "string", "enum": ["Bearer"] },
+            }
+        }),
+        "429" | "503" => json!({
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": { "type": "integer", "minimum": 1 },
+            }
+        }),
+        _ => json!({}),
+    };
+    merge(&mut headers, &extra);
+    headers
+}
+
+/// Merges `patch` into `target`: objects key by key, anything else replaced.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
 }
 
 /// The interactive page at `/docs`: Swagger UI (loaded by the reader's browser) over
@@ -102,9 +236,8 @@ pub const DOCS_HTML: &str = r##"<!doctype html>
         (status = 401, description = "Wrong cellnumber or password", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid body", body = ErrorBody),
-        (status = 429, description = "Too many failed logins for this cellnumber", body = ErrorBody,
-            headers(("Retry-After" = u64, description = "Seconds until the next try"))),
+        (status = 422, description = "Invalid body", body = ValidationErrorBody),
+        (status = 429, description = "Too many failed logins for this cellnumber", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -136,7 +269,7 @@ fn get_me() {}
         (status = 403, description = "Current password is incorrect", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -152,7 +285,7 @@ fn change_password() {}
         (status = 409, description = "Cellnumber or email already registered", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -167,7 +300,7 @@ fn create_user() {}
         (status = 200, description = "A page of users, ordered by id", body = UserPage),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 422, description = "limit or offset out of range", body = ErrorBody),
+        (status = 422, description = "limit or offset out of range", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -180,7 +313,7 @@ fn list_users() {}
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "A normal user asking for another id", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 422, description = "id is not a positive whole number", body = ErrorBody),
+        (status = 422, description = "id is not a positive whole number", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -197,7 +330,7 @@ fn get_user() {}
         (status = 409, description = "Duplicate cellnumber or email, or demoting the last admin", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid body or id", body = ErrorBody),
+        (status = 422, description = "Invalid body or id", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -211,7 +344,7 @@ fn update_user() {}
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "The last admin cannot be deleted", body = ErrorBody),
-        (status = 422, description = "id is not a positive whole number", body = ErrorBody),
+        (status = 422, description = "id is not a positive whole number", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -237,4 +370,134 @@ pub fn routes() -> Vec<(String, String)> {
     }
     routes.sort();
     routes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    /// `(operation, status, response)` of every response the document declares.
+    fn responses(document: &Value) -> Vec<(String, String, Value)> {
+        let mut found = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    found.push((format!("{method} {path}"), status.clone(), response.clone()));
+                }
+            }
+        }
+        assert!(found.len() > 50, "{} responses", found.len());
+        found
+    }
+
+    #[test]
+    fn every_response_requires_the_headers_it_always_carries() {
+        let document = document();
+        for (operation, status, response) in responses(&document) {
+            let mut expected = vec!["Cache-Control", "X-Content-Type-Options"];
+            match status.as_str() {
+                "201" => expected.push("Location"),
+                "401" => expected.push("WWW-Authenticate"),
+                "429" | "503" => expected.push("Retry-After"),
+                _ => {}
+            }
+            let headers = response["headers"].as_object().unwrap();
+            let mut declared: Vec<&str> = headers.keys().map(String::as_str).collect();
+            declared.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(declared, expected, "{operation} {status}");
+            for (name, header) in headers {
+                assert_eq!(header["required"], true, "{operation} {status} {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn error_responses_are_documented_with_the_body_api_error_sends() {
+        let document = document();
+        for (operation, status, response) in responses(&document) {
+            let schema = &response["content"]["application/json"]["schema"]["$ref"];
+            match status.as_str() {
+                "422" => assert_eq!(
+                    schema, "#/components/schemas/ValidationErrorBody",
+                    "{operation}"
+                ),
+                s if s >= "400" => {
+                    assert_eq!(schema, "#/components/schemas/ErrorBody", "{operation} {s}")
+                }
+                _ => {}
+            }
+        }
+        let schemas = &document["components"]["schemas"];
+        for error in [
+            ApiError::Unauthorized,
+            ApiError::NotFound,
+            ApiError::TooManyRequests {
+                retry_after_seconds: 3,
+            },
+            ApiError::Unavailable("down".into()),
+            ApiError::validation(&["body", "name"], "is required"),
+        ] {
+            let body = error.body();
+            let name = if error.status() == 422 {
+                "ValidationErrorBody"
+            } else {
+                "ErrorBody"
+            };
+            let properties = schemas[name]["properties"].as_object().unwrap();
+            let sent = body.as_object().unwrap();
+            assert_eq!(
+                sent.keys().collect::<Vec<_>>(),
+                properties.keys().collect::<Vec<_>>()
+            );
+            assert_eq!(schemas[name]["additionalProperties"], false);
+            if name == "ErrorBody" {
+                assert!(body["detail"].is_string(), "{body}");
+            } else {
+                assert_eq!(body["detail"][0]["loc"][1], "name");
+            }
+        }
+        for (header, value) in ApiError::Unavailable("down".into())
+            .headers()
+            .into_iter()
+            .chain(ApiError::Unauthorized.headers())
+        {
+            assert!(
+                ["retry-after", "www-authenticate"].contains(&header),
+                "{header}: {value} is not documented"
+            );
+        }
+    }
+
+    #[test]
+    fn response_bodies_have_every_field_and_no_other() {
+        let document = document();
+        let user = &document["components"]["schemas"]["User"];
+        let mut required: Vec<&str> = user["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|field| field.as_str().unwrap())
+            .collect();
+        required.sort_unstable();
+        assert_eq!(
+            required,
+            [
+                "cellnumber",
+                "created",
+                "email",
+                "id",
+                "name",
+                "profilepic",
+                "roleId",
+                "updated"
+            ]
+        );
+        assert_eq!(user["additionalProperties"], false);
+        assert_eq!(
+            user["properties"]["email"]["type"],
+            json!(["string", "null"])
+        );
+    }
 }

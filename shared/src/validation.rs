@@ -84,12 +84,20 @@ pub fn profilepic_rule(value: &str) -> Result<(), ValidationError> {
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 1 to 100 characters once white space is trimmed from both ends (the pattern: one character
+    /// that is not Unicode White_Space).
     #[validate(custom(function = "name_rule"))]
-    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        example = "Ada Lovelace",
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: String,
     #[validate(custom(function = "cellnumber_rule"))]
     #[schema(pattern = r"^\+?[0-9]{7,15}$", example = "+15550000002")]
     pub cellnumber: String,
+    /// 8 to 72 bytes of UTF-8 (bcrypt's limit): the lengths in characters only bound it.
     #[validate(custom(function = "password_rule"))]
     #[schema(min_length = 8, max_length = 72, format = Password)]
     pub password: String,
@@ -105,6 +113,7 @@ pub struct NewUser {
         max_length = 2048
     )]
     pub profilepic: Option<String>,
+    /// 1 (admin) or 2 (normal user, the default), written as an integer: 2, not 2.0.
     #[serde(default, rename = "roleId")]
     #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
@@ -115,14 +124,22 @@ pub struct NewUser {
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
+    /// 1 to 100 characters once white space is trimmed from both ends (the pattern: one character
+    /// that is not Unicode White_Space).
     #[validate(custom(function = "name_rule"))]
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        example = "Ada Lovelace",
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
     pub name: Option<String>,
     #[validate(custom(function = "cellnumber_rule"))]
     #[serde(default)]
     #[schema(pattern = r"^\+?[0-9]{7,15}$", example = "+15550000002")]
     pub cellnumber: Option<String>,
+    /// 8 to 72 bytes of UTF-8 (bcrypt's limit): the lengths in characters only bound it.
     #[validate(custom(function = "password_rule"))]
     #[serde(default)]
     #[schema(min_length = 8, max_length = 72, format = Password)]
@@ -135,6 +152,7 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable, format = "uri", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
     pub profilepic: Option<Option<String>>,
+    /// 1 (admin) or 2 (normal user), written as an integer: 2, not 2.0.
     #[serde(default, rename = "roleId")]
     #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
@@ -157,6 +175,7 @@ impl UserPatch {
 pub struct PasswordChange {
     /// Checked against the stored hash, not against the rules: an old password may predate them.
     pub current_password: String,
+    /// 8 to 72 bytes of UTF-8 (bcrypt's limit): the lengths in characters only bound it.
     #[validate(custom(function = "password_rule"))]
     #[schema(min_length = 8, max_length = 72, format = Password)]
     pub new_password: String,
@@ -240,6 +259,62 @@ mod tests {
         // 24 three-byte characters are 72 bytes; 25 are too many.
         assert!(password_rule(&"€".repeat(24)).is_ok());
         assert!(password_rule(&"€".repeat(25)).is_err());
+    }
+
+    /// The characters a `[^...]` pattern of `\t`, `\n`, `\v`, `\f`, `\r`, ` `, `\uXXXX` and
+    /// ranges of them leaves out.
+    fn excluded_by(pattern: &str) -> Vec<char> {
+        let class = pattern
+            .strip_prefix("[^")
+            .unwrap()
+            .strip_suffix(']')
+            .unwrap();
+        let mut chars = Vec::new();
+        let mut rest = class;
+        while !rest.is_empty() {
+            let (c, after) = match rest.strip_prefix('\\') {
+                Some(escaped) => match escaped.as_bytes()[0] {
+                    b'u' => (
+                        char::from_u32(u32::from_str_radix(&escaped[1..5], 16).unwrap()).unwrap(),
+                        &escaped[5..],
+                    ),
+                    b't' => ('\t', &escaped[1..]),
+                    b'n' => ('\n', &escaped[1..]),
+                    b'v' => ('\u{b}', &escaped[1..]),
+                    b'f' => ('\u{c}', &escaped[1..]),
+                    b'r' => ('\r', &escaped[1..]),
+                    other => panic!("unexpected escape {}", other as char),
+                },
+                None => (rest.chars().next().unwrap(), &rest[1..]),
+            };
+            match chars.last() {
+                Some('-') if chars.len() >= 2 => {
+                    chars.pop();
+                    let start = chars.pop().unwrap();
+                    chars.extend(start..=c);
+                }
+                _ => chars.push(c),
+            }
+            rest = after;
+        }
+        chars
+    }
+
+    #[test]
+    fn the_name_pattern_leaves_out_exactly_what_trim_removes() {
+        let white_space: Vec<char> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        for schema in [
+            serde_json::to_value(<NewUser as utoipa::PartialSchema>::schema()).unwrap(),
+            serde_json::to_value(<UserPatch as utoipa::PartialSchema>::schema()).unwrap(),
+        ] {
+            let pattern = schema["properties"]["name"]["pattern"].as_str().unwrap();
+            let mut excluded = excluded_by(pattern);
+            excluded.sort_unstable();
+            assert_eq!(excluded, white_space, "{pattern}");
+        }
     }
 
     #[test]
