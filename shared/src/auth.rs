@@ -169,6 +169,12 @@ type LoginLookupRow = (
 /// same error after the same bcrypt work, and both count against the cellnumber's throttle.
 pub async fn login(app: &App, request: LoginRequest) -> Result<LoginResponse, ApiError> {
     let config = &app.config;
+    // A cellnumber no user can have (the column is ASCII, and MySQL refuses to compare it with
+    // other characters) gets the answer of a wrong password after the same bcrypt work.
+    if !crate::validation::is_cellnumber(&request.cellnumber) {
+        password::verify(&request.password, &password::dummy_hash(config.bcrypt_cost)).await;
+        return Err(ApiError::InvalidCredentials);
+    }
     let mut conn = app.conn().await?;
     let window_seconds = config.login_window.as_secs();
     // One round trip: the user (if any) and the throttle state (if any) of this cellnumber.
@@ -244,10 +250,6 @@ async fn record_failure(
     cellnumber: &str,
     window_seconds: u64,
 ) -> Result<(), ApiError> {
-    // Cellnumbers that cannot exist (wrong shape) are not worth a row each.
-    if !crate::validation::is_cellnumber(cellnumber) {
-        return Ok(());
-    }
     conn.exec_drop(
         "INSERT INTO login_failure (cellnumber, failures, window_start) \
          VALUES (?, 1, UTC_TIMESTAMP(6)) \

@@ -280,24 +280,10 @@ JSON_SCHEMA_GAPS = {
 ACCEPTANCE_CHECKS = {"ST201", "ST202"}  # negative_data_rejection, positive_data_acceptance
 
 
-def _login_non_ascii_cellnumber(case, response, failure) -> bool:
-    """POST /api/users/login with a non-ASCII cellnumber is a 500: auth::login compares it with the
-    ascii_bin `cellnumber` column and MariaDB refuses ("Illegal mix of collations (ascii_bin,
-    IMPLICIT) and (utf8mb4_general_ci,COERCIBLE)"). It should answer 401 without asking, as it
-    does for any cellnumber that cannot exist."""
-    cellnumber = _body(case).get("cellnumber")
-    return (
-        case.operation.label == "POST /api/users/login"
-        and response is not None
-        and response.status_code == 500
-        and isinstance(cellnumber, str)
-        and not cellnumber.isascii()
-    )
-
-
-KNOWN_BUGS = {
-    "known bug (auth.rs): login with a non-ASCII cellnumber is a 500": _login_non_ascii_cellnumber,
-}
+# Bugs found here in code outside the fuzzing's remit, while they wait for a fix: each a predicate
+# (case, response, failure) -> bool. Empty: the one found (a non-ASCII cellnumber at login was a
+# 500) is fixed in auth::login.
+KNOWN_BUGS: dict = {}
 
 
 def _set_apart(name: str, case) -> bool:
