@@ -1,7 +1,6 @@
 //! A MariaDB server of one test's own, so the test may kill, freeze and restart it without
 //! touching the shared server every other test runs against.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,14 +18,6 @@ pub struct PrivateMariaDb {
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl PrivateMariaDb {
     /// Starts a server on an empty datadir and waits until it answers a query.
     pub async fn start() -> Self {
@@ -40,7 +31,7 @@ impl PrivateMariaDb {
         std::fs::create_dir_all(dir.join("data")).unwrap();
         let mut server = Self {
             dir,
-            port: free_port(),
+            port: crate::serve::free_port(),
             child: None,
         };
         server.spawn();
