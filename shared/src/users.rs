@@ -58,6 +58,11 @@ pub(crate) const USER_COLUMNS: usize = 8;
 
 const SELECT_USER_BY_ID: &str =
     concat!("SELECT ", user_columns!(u), " FROM users u WHERE u.id = ?");
+const SELECT_USER_BY_ID_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    user_columns!(u),
+    " FROM users u WHERE u.id = ? FOR UPDATE"
+);
 
 /// Column `index` of `row`; a missing column or another type is a bug of ours, not of the input.
 fn column<T: FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
@@ -265,7 +270,7 @@ pub async fn update(
         // and one conditional UPDATE writes it.
         if !(demotes && current.role_id == Role::Admin.id()) {
             let next = patched(&current, &patch);
-            if write_if_unchanged(signed_in.conn(), &next, current.updated).await? {
+            if write_if_unchanged(signed_in.conn(), &next, None, current.updated).await? {
                 return Ok(next);
             }
             // Changed or deleted since it was read: decide under the row's lock instead.
@@ -288,18 +293,24 @@ async fn apply_patch_locked(
     password_hash: Option<String>,
     demotes: bool,
 ) -> Result<User, ApiError> {
-    let current: Option<u8> = tx
-        .exec_first("SELECT role_id FROM users WHERE id = ? FOR UPDATE", (id,))
-        .await?;
-    let current_role = current.ok_or(ApiError::NotFound)?;
-    if demotes && current_role == Role::Admin.id() {
+    let current = find_user_locked(tx, id).await?.ok_or(ApiError::NotFound)?;
+    if demotes && current.role_id == Role::Admin.id() {
         ensure_another_admin(tx, id).await?;
     }
-    write_patch(tx, id, patch, password_hash).await?;
-    read_user(tx, id).await
+    let next = patched(&current, &patch);
+    // The row is locked, so it is as read.
+    if !write_if_unchanged(tx, &next, password_hash.as_deref(), current.updated).await? {
+        return Err(ApiError::Internal("a locked user row changed".into()));
+    }
+    if password_hash.is_some() {
+        tx.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
+            .await?;
+    }
+    Ok(next)
 }
 
-/// `current` with the patch applied, as [`write_if_unchanged`] will store it.
+/// `current` with the patch applied: what the row becomes and the response shows. The one place
+/// a patch's meaning is decided (absent: unchanged; null: cleared; a name: trimmed).
 fn patched(current: &User, patch: &UserPatch) -> User {
     let mut next = current.clone();
     if let Some(name) = &patch.name {
@@ -322,72 +333,37 @@ fn patched(current: &User, patch: &UserPatch) -> User {
     next
 }
 
-/// Stores `next` if the row still has the `updated` it was read with (optimistic concurrency:
-/// every write moves `updated`); false when it changed or was deleted in between.
-async fn write_if_unchanged(
-    conn: &mut Conn,
+/// Stores `next` (and a new password hash, when given) if the row still has the `updated` it
+/// was read with (optimistic concurrency: every write moves `updated`); false when it changed or
+/// was deleted in between.
+async fn write_if_unchanged<Q: Queryable>(
+    db: &mut Q,
     next: &User,
+    password_hash: Option<&str>,
     read_updated: DateTime<Utc>,
 ) -> Result<bool, ApiError> {
-    conn.exec_drop(
-        "UPDATE users SET name = ?, cellnumber = ?, email = ?, profilepic = ?, role_id = ?, \
-         updated = ? WHERE id = ? AND updated = ?",
-        (
-            &next.name,
-            &next.cellnumber,
-            &next.email,
-            &next.profilepic,
-            next.role_id,
-            next.updated.naive_utc(),
-            next.id,
-            read_updated.naive_utc(),
-        ),
-    )
-    .await
-    .map_err(conflict_or)?;
-    Ok(conn.affected_rows() == 1)
-}
-
-/// Writes the fields the patch names, and the new hash, revoking the user's tokens; the caller
-/// holds the row's lock, so the row is there.
-async fn write_patch(
-    tx: &mut Transaction<'_>,
-    id: u64,
-    patch: UserPatch,
-    password_hash: Option<String>,
-) -> Result<(), ApiError> {
-    let (email_given, email) = split_nullable(patch.email);
-    let (profilepic_given, profilepic) = split_nullable(patch.profilepic);
-    tx.exec_drop(
-        "UPDATE users SET \
-           name = COALESCE(?, name), \
-           cellnumber = COALESCE(?, cellnumber), \
-           password_hash = COALESCE(?, password_hash), \
-           email = IF(?, ?, email), \
-           profilepic = IF(?, ?, profilepic), \
-           role_id = COALESCE(?, role_id), \
-           updated = GREATEST(?, updated + INTERVAL 1 MICROSECOND) \
-         WHERE id = ?",
-        (
-            patch.name.as_deref().map(str::trim),
-            &patch.cellnumber,
-            &password_hash,
-            email_given,
-            email,
-            profilepic_given,
-            profilepic,
-            patch.role_id.map(Role::id),
-            now().naive_utc(),
-            id,
-        ),
-    )
-    .await
-    .map_err(conflict_or)?;
-    if password_hash.is_some() {
-        tx.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
-            .await?;
-    }
-    Ok(())
+    let result = db
+        .exec_iter(
+            "UPDATE users SET name = ?, cellnumber = ?, email = ?, profilepic = ?, role_id = ?, \
+             password_hash = COALESCE(?, password_hash), updated = ? \
+             WHERE id = ? AND updated = ?",
+            (
+                &next.name,
+                &next.cellnumber,
+                &next.email,
+                &next.profilepic,
+                next.role_id,
+                password_hash,
+                next.updated.naive_utc(),
+                next.id,
+                read_updated.naive_utc(),
+            ),
+        )
+        .await
+        .map_err(conflict_or)?;
+    let written = result.affected_rows() == 1;
+    result.drop_result().await?;
+    Ok(written)
 }
 
 /// The user `id`, or NotFound.
@@ -396,18 +372,18 @@ async fn read_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<User, ApiError> 
 }
 
 async fn find_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<Option<User>, ApiError> {
-    let row: Option<Row> = db.exec_first(SELECT_USER_BY_ID, (id,)).await?;
+    user_of(db.exec_first(SELECT_USER_BY_ID, (id,)).await?)
+}
+
+/// [`find_user`], locking the row until the transaction ends.
+async fn find_user_locked(tx: &mut Transaction<'_>, id: u64) -> Result<Option<User>, ApiError> {
+    user_of(tx.exec_first(SELECT_USER_BY_ID_FOR_UPDATE, (id,)).await?)
+}
+
+fn user_of(row: Option<Row>) -> Result<Option<User>, ApiError> {
     match row {
         Some(mut row) => User::from_row_at(&mut row, 0),
         None => Ok(None),
-    }
-}
-
-/// `(given, value)` of a field that may be absent, null or set.
-fn split_nullable(field: Option<Option<String>>) -> (bool, Option<String>) {
-    match field {
-        Some(value) => (true, value),
-        None => (false, None),
     }
 }
 
