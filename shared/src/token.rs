@@ -107,9 +107,11 @@ impl TokenKeys {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(ApiError::Unauthorized);
         }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| ApiError::Unauthorized)?;
         // Our tokens name no key: a header that points at one (kid, jku, jwk, x5u, x5c) was not
         // made here, whatever its signature says.
-        let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::Unauthorized)?;
+        let header = &data.header;
         if header.alg != Algorithm::HS256
             || header.kid.is_some()
             || header.jku.is_some()
@@ -119,8 +121,6 @@ impl TokenKeys {
         {
             return Err(ApiError::Unauthorized);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ApiError::Unauthorized)?;
         let claims = data.claims;
         // A token from the future was not issued by a clock we trust.
         if claims.iat > now.timestamp() + LEEWAY_SECONDS as i64 {
