@@ -21,10 +21,11 @@ pub struct LoginRequest {
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
-    #[schema(example = "bearer")]
+    #[schema(example = "bearer", pattern = "^bearer$")]
     pub token_type: &'static str,
     /// Seconds the token is valid for.
     pub ttl: u64,
+    #[schema(minimum = 1)]
     pub user_id: u64,
     #[schema(minimum = 1, maximum = 2)]
     pub role_id: u8,

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 /// shape FastAPI clients already parse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    #[schema(min_items = 1)]
     pub loc: Vec<String>,
+    #[schema(min_length = 1)]
     pub msg: String,
 }
 

@@ -15,6 +15,7 @@ use crate::{db, password};
 /// A user as the API shows it: never with a password or its hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
+    #[schema(minimum = 1)]
     pub id: u64,
     pub name: String,
     pub cellnumber: String,
@@ -113,6 +114,7 @@ pub async fn get(signed_in: &mut Authenticated, id: u64) -> Result<User, ApiErro
 pub struct UserPage {
     pub items: Vec<User>,
     pub total: u64,
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: u64,
     pub offset: u64,
 }
