@@ -35,6 +35,7 @@ impl fmt::Debug for Secret {
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 3600;
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
 pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
+pub const DEFAULT_LOGIN_MAX_FAILURES_TOTAL: u32 = 50;
 pub const DEFAULT_LOGIN_WINDOW_SECONDS: u64 = 900;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5000;
 /// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
@@ -75,7 +76,10 @@ pub struct Config {
     pub secret_key: Secret,
     pub token_ttl: Duration,
     pub bcrypt_cost: u32,
+    /// Attempts per window for one cellnumber from one client address.
     pub login_max_failures: u32,
+    /// Attempts per window for one cellnumber from all addresses together.
+    pub login_max_failures_total: u32,
     pub login_window: Duration,
     /// Upper bound on the database work of one request, so an unreachable database gives a 503
     /// well within the function's timeout instead of a hung invocation.
@@ -111,6 +115,18 @@ impl Config {
             DEFAULT_LOGIN_MAX_FAILURES,
             1..=1000,
         )?;
+        let login_max_failures_total = parse_number(
+            "LOGIN_MAX_FAILURES_TOTAL",
+            get("LOGIN_MAX_FAILURES_TOTAL"),
+            DEFAULT_LOGIN_MAX_FAILURES_TOTAL.max(login_max_failures),
+            1..=100_000,
+        )?;
+        if login_max_failures_total < login_max_failures {
+            return Err(ConfigError::Invalid {
+                name: "LOGIN_MAX_FAILURES_TOTAL",
+                reason: "must be at least LOGIN_MAX_FAILURES".to_owned(),
+            });
+        }
         let login_window_seconds = parse_number(
             "LOGIN_WINDOW_SECONDS",
             get("LOGIN_WINDOW_SECONDS"),
@@ -130,6 +146,7 @@ impl Config {
             token_ttl: Duration::from_secs(token_ttl_seconds),
             bcrypt_cost,
             login_max_failures,
+            login_max_failures_total,
             login_window: Duration::from_secs(login_window_seconds),
             request_timeout: Duration::from_millis(request_timeout_ms),
         })

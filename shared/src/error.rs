@@ -131,6 +131,8 @@ impl ApiError {
 /// MySQL server error codes that decide a status other than 500.
 pub mod mysql_codes {
     pub const DUPLICATE_ENTRY: u16 = 1062;
+    /// A row whose foreign key names a row that is gone (a token of a user deleted meanwhile).
+    pub const NO_REFERENCED_ROW: u16 = 1452;
 
     pub const TOO_MANY_CONNECTIONS: u16 = 1040;
     pub const SERVER_SHUTDOWN: u16 = 1053;

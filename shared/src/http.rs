@@ -11,6 +11,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::error::{ApiError, FieldError, MAX_BODY_BYTES};
+use crate::source_ip::SourceIp;
 use crate::App;
 
 pub use lambda_http::Error;
@@ -163,6 +164,18 @@ pub fn error_response(error: &ApiError) -> Response<Body> {
 /// The raw `Authorization` header, if it is there and readable.
 pub fn authorization(event: &Request) -> Option<&str> {
     event.headers().get(AUTHORIZATION)?.to_str().ok()
+}
+
+/// The client's address as API Gateway saw it (HTTP API: `requestContext.http.sourceIp`; REST
+/// API: `requestContext.identity.sourceIp`), never a header the client sets.
+pub fn source_ip(event: &Request) -> SourceIp {
+    use lambda_http::request::RequestContext;
+    let raw = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
+        _ => None,
+    };
+    SourceIp::parse(raw)
 }
 
 /// The JSON body, checked for size and content type, decoded into `T` with unknown fields and

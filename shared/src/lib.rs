@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -16,7 +17,10 @@ pub mod password;
 pub mod policy;
 mod sdk_http;
 pub mod secrets;
+pub mod source_ip;
+pub mod throttle;
 pub mod token;
+pub mod user;
 pub mod users;
 pub mod validation;
 

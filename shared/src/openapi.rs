@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::auth::{LoginRequest, LoginResponse};
+use crate::credentials::{LoginRequest, LoginResponse};
 use crate::error::{Detail, FieldError};
 use crate::users::{User, UserPage};
 use crate::validation::{NewUser, PasswordChange, UserPatch};

@@ -1,7 +1,6 @@
 //! The user record and its store.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use mysql_async::prelude::FromValue;
+use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Transaction};
 use serde::Serialize;
@@ -9,53 +8,10 @@ use serde::Serialize;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::policy::{Action, Role};
+pub use crate::user::User;
+use crate::user::{user_columns, USER_COLUMNS};
 use crate::validation::{self, NewUser, UserPatch};
 use crate::{db, password};
-
-/// A user as the API shows it: never with a password or its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct User {
-    #[schema(minimum = 1)]
-    pub id: u64,
-    pub name: String,
-    pub cellnumber: String,
-    pub email: Option<String>,
-    pub profilepic: Option<String>,
-    #[serde(rename = "roleId")]
-    #[schema(minimum = 1, maximum = 2)]
-    pub role_id: u8,
-    pub created: DateTime<Utc>,
-    pub updated: DateTime<Utc>,
-}
-
-/// The columns [`User::from_row_at`] reads, for a query that aliases `users` as `$table`; a macro
-/// so the queries are whole `&'static str`s, built at compile time rather than per request.
-macro_rules! user_columns {
-    ($table:ident) => {
-        concat!(
-            stringify!($table),
-            ".id, ",
-            stringify!($table),
-            ".name, ",
-            stringify!($table),
-            ".cellnumber, ",
-            stringify!($table),
-            ".email, ",
-            stringify!($table),
-            ".profilepic, ",
-            stringify!($table),
-            ".role_id, ",
-            stringify!($table),
-            ".created, ",
-            stringify!($table),
-            ".updated"
-        )
-    };
-}
-pub(crate) use user_columns;
-
-/// How many columns `user_columns!` names.
-pub(crate) const USER_COLUMNS: usize = 8;
 
 const SELECT_USER_BY_ID: &str =
     concat!("SELECT ", user_columns!(u), " FROM users u WHERE u.id = ?");
@@ -64,36 +20,6 @@ const SELECT_USER_BY_ID_FOR_UPDATE: &str = concat!(
     user_columns!(u),
     " FROM users u WHERE u.id = ? FOR UPDATE"
 );
-
-/// Column `index` of `row`; a missing column or another type is a bug of ours, not of the input.
-fn column<T: FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
-    match row.take_opt(index) {
-        Some(Ok(value)) => Ok(value),
-        _ => Err(ApiError::Internal(format!(
-            "column {index} of a user row is missing or of another type"
-        ))),
-    }
-}
-
-impl User {
-    /// The user whose `user_columns!` start at column `first` of `row`; `None` when they are
-    /// NULL, as a LEFT JOIN that matched no user leaves them.
-    pub(crate) fn from_row_at(row: &mut Row, first: usize) -> Result<Option<Self>, ApiError> {
-        let Some(id) = column::<Option<u64>>(row, first)? else {
-            return Ok(None);
-        };
-        Ok(Some(Self {
-            id,
-            name: column(row, first + 1)?,
-            cellnumber: column(row, first + 2)?,
-            email: column(row, first + 3)?,
-            profilepic: column(row, first + 4)?,
-            role_id: column(row, first + 5)?,
-            created: column::<NaiveDateTime>(row, first + 6)?.and_utc(),
-            updated: column::<NaiveDateTime>(row, first + 7)?.and_utc(),
-        }))
-    }
-}
 
 /// Reads one user for the signed-in user, who must be allowed to see it. Reading oneself costs
 /// no query (authentication has just read that row), nor does an admin's read of the user that
@@ -158,12 +84,13 @@ pub async fn create(
     let name = new.name.trim().to_owned();
     let conn = signed_in.conn();
     conn.exec_drop(
-        "INSERT INTO users (name, cellnumber, email, profilepic, password_hash, role_id, created, updated) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (name, cellnumber, email, email_key, profilepic, password_hash, role_id, created, updated) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             &name,
             &new.cellnumber,
             &new.email,
+            new.email.as_deref().map(validation::email_key),
             &new.profilepic,
             password_hash,
             role.id(),
@@ -346,13 +273,14 @@ async fn write_if_unchanged<Q: Queryable>(
 ) -> Result<bool, ApiError> {
     let result = db
         .exec_iter(
-            "UPDATE users SET name = ?, cellnumber = ?, email = ?, profilepic = ?, role_id = ?, \
-             password_hash = COALESCE(?, password_hash), updated = ? \
+            "UPDATE users SET name = ?, cellnumber = ?, email = ?, email_key = ?, profilepic = ?, \
+             role_id = ?, password_hash = COALESCE(?, password_hash), updated = ? \
              WHERE id = ? AND updated = ?",
             (
                 &next.name,
                 &next.cellnumber,
                 &next.email,
+                next.email.as_deref().map(validation::email_key),
                 &next.profilepic,
                 next.role_id,
                 password_hash,

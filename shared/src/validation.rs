@@ -37,10 +37,17 @@ pub fn cellnumber_rule(value: &str) -> Result<(), ValidationError> {
 }
 
 pub fn password_rule(value: &str) -> Result<(), ValidationError> {
-    if (MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&value.len()) {
-        Ok(())
-    } else {
+    if !(MIN_PASSWORD_BYTES..=MAX_PASSWORD_BYTES).contains(&value.len()) {
         Err(failure("password", "must be 8 to 72 bytes long"))
+    } else if value.chars().any(|c| c.is_ascii_control()) {
+        // Many bcrypt implementations stop at NUL ("a\0b..." would hash like "a"), and no
+        // keyboard types the other control characters.
+        Err(failure(
+            "password",
+            "must not contain control characters (U+0000 to U+001F, U+007F)",
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -80,6 +87,17 @@ pub fn profilepic_rule(value: &str) -> Result<(), ValidationError> {
     }
 }
 
+/// What makes two e-mail addresses one for uniqueness: the local part in lower case, the domain
+/// in lower case and in its IDNA ASCII form, so `a@Bücher.de` and `a@xn--bcher-kva.de` are one
+/// address while `a@bucher.de` stays another (accents are not folded).
+pub fn email_key(email: &str) -> String {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return email.to_lowercase();
+    };
+    let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_owned());
+    format!("{}@{}", local.to_lowercase(), domain.to_ascii_lowercase())
+}
+
 /// The body of `POST /api/users`.
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,7 +117,7 @@ pub struct NewUser {
     pub cellnumber: String,
     /// 8 to 72 bytes of UTF-8 (bcrypt's limit): the lengths in characters only bound it.
     #[validate(custom(function = "password_rule"))]
-    #[schema(min_length = 8, max_length = 72, format = Password)]
+    #[schema(min_length = 8, max_length = 72, format = Password, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub password: String,
     #[validate(custom(function = "email_rule"))]
     #[serde(default)]
@@ -142,7 +160,7 @@ pub struct UserPatch {
     /// 8 to 72 bytes of UTF-8 (bcrypt's limit): the lengths in characters only bound it.
     #[validate(custom(function = "password_rule"))]
     #[serde(default)]
-    #[schema(min_length = 8, max_length = 72, format = Password)]
+    #[schema(min_length = 8, max_length = 72, format = Password, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub password: Option<String>,
     #[validate(custom(function = "email_rule"))]
     #[serde(default, deserialize_with = "present")]
@@ -177,7 +195,7 @@ pub struct PasswordChange {
     pub current_password: String,
     /// 8 to 72 bytes of UTF-8 (bcrypt's limit): the lengths in characters only bound it.
     #[validate(custom(function = "password_rule"))]
-    #[schema(min_length = 8, max_length = 72, format = Password)]
+    #[schema(min_length = 8, max_length = 72, format = Password, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub new_password: String,
 }
 
@@ -259,6 +277,45 @@ mod tests {
         // 24 three-byte characters are 72 bytes; 25 are too many.
         assert!(password_rule(&"€".repeat(24)).is_ok());
         assert!(password_rule(&"€".repeat(25)).is_err());
+    }
+
+    #[test]
+    fn passwords_with_control_characters_are_refused() {
+        for bad in [
+            "a\0a\0a\0a\0a",
+            "password\u{1}",
+            "pass\tword",
+            "pass\u{7f}word",
+            "\nnewline!",
+        ] {
+            assert!(password_rule(bad).is_err(), "{bad:?}");
+        }
+        assert!(password_rule("pass word é € 😀").is_ok());
+        // The schema's pattern says the same.
+        let schema = serde_json::to_value(<NewUser as utoipa::PartialSchema>::schema()).unwrap();
+        let pattern = schema["properties"]["password"]["pattern"]
+            .as_str()
+            .unwrap();
+        let allowed = regex::Regex::new(pattern).unwrap();
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                allowed.is_match(c.encode_utf8(&mut [0; 4])),
+                !c.is_ascii_control(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn email_keys_fold_case_and_idna_but_not_accents() {
+        assert_eq!(email_key("Ada@Example.ORG"), "ada@example.org");
+        assert_eq!(email_key("a@bücher.de"), email_key("a@xn--bcher-kva.de"));
+        assert_eq!(email_key("a@BÜCHER.de"), "a@xn--bcher-kva.de");
+        assert_ne!(email_key("a@bücher.de"), email_key("a@bucher.de"));
+        assert_ne!(email_key("ä@example.org"), email_key("a@example.org"));
+        assert!(email_rule("a@bücher.de").is_ok());
+        assert!(email_rule("a@xn--bcher-kva.de").is_ok());
     }
 
     #[test]

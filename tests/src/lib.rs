@@ -238,6 +238,16 @@ impl Event {
         self
     }
 
+    /// The client address API Gateway saw (what the login throttle counts per address).
+    pub fn from_address(mut self, ip: &str) -> Self {
+        if self.is_v2() {
+            self.value["requestContext"]["http"]["sourceIp"] = json!(ip);
+        } else {
+            self.value["requestContext"]["identity"]["sourceIp"] = json!(ip);
+        }
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
     }
@@ -418,10 +428,16 @@ macro_rules! call {
     };
 }
 
-/// Signs in through the login handler.
+/// Signs in through the login handler (from the address of `events/login.json`).
 pub async fn login(app: &App, cellnumber: &str, password: &str) -> Answer {
-    let event =
-        Event::v2("login").json_body(&json!({ "cellnumber": cellnumber, "password": password }));
+    login_from(app, cellnumber, password, "203.0.113.10").await
+}
+
+/// Signs in through the login handler from the client address `ip`.
+pub async fn login_from(app: &App, cellnumber: &str, password: &str, ip: &str) -> Answer {
+    let event = Event::v2("login")
+        .from_address(ip)
+        .json_body(&json!({ "cellnumber": cellnumber, "password": password }));
     Answer::from_response(login::handler(app, event.request()).await.unwrap())
 }
 

@@ -556,11 +556,18 @@ async fn repeated_failures_throttle_one_cellnumber_until_the_window_passes() {
     token(&f.app, ADMIN_CELL, ADMIN_PASS).await;
     // Once the window has passed, the right password works and resets the counter.
     let mut conn = f.app.pool.get_conn().await.unwrap();
-    conn.query_drop("UPDATE login_failure SET window_start = window_start - INTERVAL 901 SECOND")
+    conn.query_drop("UPDATE login_attempt SET window_start = window_start - INTERVAL 901 SECOND")
         .await
         .unwrap();
     token(&f.app, USER_CELL, USER_PASS).await;
-    assert_eq!(count(&f.app, "SELECT COUNT(*) FROM login_failure").await, 0);
+    assert_eq!(
+        count(
+            &f.app,
+            "SELECT COALESCE(SUM(attempts), 0) FROM login_attempt"
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -620,7 +627,9 @@ async fn login_removes_expired_tokens_and_stale_failures() {
     .await
     .unwrap();
     conn.query_drop(
-        "INSERT INTO login_failure VALUES ('+15550123456', 3, UTC_TIMESTAMP(6) - INTERVAL 1 DAY)",
+        "INSERT INTO login_attempt VALUES \
+         ('+15550123456', '203.0.113.10', 3, UTC_TIMESTAMP(6) - INTERVAL 1 DAY), \
+         ('+15550123456', '*', 3, UTC_TIMESTAMP(6) - INTERVAL 1 DAY)",
     )
     .await
     .unwrap();
@@ -635,7 +644,14 @@ async fn login_removes_expired_tokens_and_stale_failures() {
         0
     );
     assert_eq!(count(&f.app, "SELECT COUNT(*) FROM access_token").await, 3);
-    assert_eq!(count(&f.app, "SELECT COUNT(*) FROM login_failure").await, 0);
+    assert_eq!(
+        count(
+            &f.app,
+            "SELECT COUNT(*) FROM login_attempt WHERE cellnumber = '+15550123456'"
+        )
+        .await,
+        0
+    );
 }
 
 // --- docs ------------------------------------------------------------------------------------------

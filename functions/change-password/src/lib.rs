@@ -1,12 +1,12 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, Error, Reply};
-use shared::{auth, App};
+use shared::{auth, credentials, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "POST /api/users/me/password", async {
         let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
         let change = http::json_body(&event)?;
-        auth::change_password(app, &mut signed_in, change).await?;
+        credentials::change_password(app, &mut signed_in, change, &http::source_ip(&event)).await?;
         Ok(Reply::no_content())
     })
     .await

@@ -1,0 +1,245 @@
+//! Proving a password: login, and the password change that asks for the current one. Both go
+//! through the login throttle before bcrypt, so neither is an unthrottled password oracle.
+
+use chrono::{DateTime, Utc};
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Authenticated;
+use crate::error::{mysql_codes, ApiError};
+use crate::policy::Action;
+use crate::source_ip::SourceIp;
+use crate::throttle::{self, Limits};
+use crate::validation::{self, PasswordChange};
+use crate::{password, App};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "+15550000001")]
+    pub cellnumber: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub token: String,
+    #[schema(example = "bearer", pattern = "^bearer$")]
+    pub token_type: &'static str,
+    /// Seconds the token is valid for.
+    pub ttl: u64,
+    #[schema(minimum = 1)]
+    pub user_id: u64,
+    #[schema(minimum = 1, maximum = 2)]
+    pub role_id: u8,
+    pub created: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
+/// Records the token only while the user still has the hash its password was checked against:
+/// a user deleted, or a password reset by an admin, during the bcrypt of a login must not leave
+/// that login with a live token.
+const RECORD_TOKEN: &str = "INSERT INTO access_token (jti, user_id, created, expires) \
+     SELECT ?, id, ?, ? FROM users WHERE id = ? AND password_hash = ?";
+
+/// Checks the password and issues a token. An unknown cellnumber and a wrong password give the
+/// same error after the same bcrypt work, and both count against the cellnumber's throttle.
+pub async fn login(
+    app: &App,
+    request: LoginRequest,
+    source: &SourceIp,
+) -> Result<LoginResponse, ApiError> {
+    let config = &app.config;
+    // A cellnumber no user can have (the column is ASCII, and MySQL refuses to compare it with
+    // other characters) gets the answer of a wrong password after the same bcrypt work.
+    if !validation::is_cellnumber(&request.cellnumber) {
+        password::verify(&request.password, &password::dummy_hash(config.bcrypt_cost)).await;
+        return Err(ApiError::InvalidCredentials);
+    }
+    let mut conn = app.conn().await?;
+    let outcome = login_on(app, &mut conn, &request, source).await;
+    if !matches!(outcome, Ok(_) | Err(ApiError::Unavailable(_))) {
+        // Failures run the clean-up too, so a flood of made-up cellnumbers cannot grow the
+        // throttle's table without bound.
+        remove_expired(&mut conn, config.login_window).await;
+    }
+    outcome
+}
+
+async fn login_on(
+    app: &App,
+    conn: &mut Conn,
+    request: &LoginRequest,
+    source: &SourceIp,
+) -> Result<LoginResponse, ApiError> {
+    let config = &app.config;
+    throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
+    let user: Option<(u64, String, u8)> = conn
+        .exec_first(
+            "SELECT id, password_hash, role_id FROM users WHERE cellnumber = ?",
+            (&request.cellnumber,),
+        )
+        .await?;
+    let matched = match &user {
+        Some((_, hash, _)) if request.password.len() <= password::MAX_PASSWORD_BYTES => {
+            password::verify(&request.password, hash).await
+        }
+        // Same cost as a real check, so timing does not tell whether the cellnumber exists.
+        _ => {
+            password::verify(&request.password, &password::dummy_hash(config.bcrypt_cost)).await;
+            false
+        }
+    };
+    let (Some((user_id, verified_hash, role_id)), true) = (user, matched) else {
+        return Err(ApiError::InvalidCredentials);
+    };
+
+    let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
+    let recorded = conn
+        .exec_drop(
+            RECORD_TOKEN,
+            (
+                &issued.jti,
+                issued.issued_at.naive_utc(),
+                issued.expires_at.naive_utc(),
+                user_id,
+                &verified_hash,
+            ),
+        )
+        .await;
+    match recorded {
+        Ok(()) if conn.affected_rows() == 1 => {}
+        Ok(()) => return Err(ApiError::InvalidCredentials),
+        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
+            return Err(ApiError::InvalidCredentials)
+        }
+        Err(error) => return Err(error.into()),
+    }
+    throttle::succeeded(conn, &request.cellnumber, source).await?;
+    upgrade_hash(
+        conn,
+        user_id,
+        &request.password,
+        &verified_hash,
+        config.bcrypt_cost,
+    )
+    .await;
+    remove_expired(conn, config.login_window).await;
+    tracing::Span::current().record("user_id", user_id);
+    Ok(LoginResponse {
+        token: issued.token,
+        token_type: "bearer",
+        ttl: app.tokens.ttl().as_secs(),
+        user_id,
+        role_id,
+        created: issued.issued_at,
+        expires: issued.expires_at,
+    })
+}
+
+/// Re-hashes a proven password whose hash has another cost than the configured one. Unknown
+/// cellnumbers are checked against a dummy hash of the configured cost, so a known cellnumber
+/// with an older, cheaper hash would otherwise answer measurably faster. Best effort: the login
+/// it rides on has already succeeded.
+async fn upgrade_hash(conn: &mut Conn, user_id: u64, password: &str, hash: &str, cost: u32) {
+    let stored_cost = hash
+        .parse::<bcrypt::HashParts>()
+        .map(|parts| parts.get_cost());
+    if stored_cost.is_ok_and(|stored| stored == cost) {
+        return;
+    }
+    let upgraded = match password::hash(password, cost).await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            tracing::warn!(%error, "password hash upgrade failed");
+            return;
+        }
+    };
+    // Only over the hash that was proven: a password changed meanwhile stays changed.
+    if let Err(error) = conn
+        .exec_drop(
+            "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+            (upgraded, user_id, hash),
+        )
+        .await
+    {
+        tracing::warn!(%error, "password hash upgrade failed");
+    }
+}
+
+/// Keeps `access_token` and `login_attempt` from growing without bound, a bounded batch per
+/// login; a failure here must not fail the login it rides on.
+async fn remove_expired(conn: &mut Conn, login_window: std::time::Duration) {
+    let cleanup = format!(
+        "DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}",
+        throttle::remove_stale_statement(login_window)
+    );
+    if let Err(error) = conn.query_drop(cleanup).await {
+        tracing::warn!(%error, "expired row clean-up failed");
+    }
+}
+
+/// Changes the signed-in user's password after checking the current one, and revokes every
+/// other token of the user (the one used stays valid). A wrong current password counts as a
+/// failed login of the user's cellnumber from `source`.
+///
+/// The change commits only if, at commit time, the stored hash is still the one the current
+/// password was checked against and the caller's token is still live: an admin reset, a logout
+/// or another change that lands during the bcrypt work wins, and this request gets 401.
+pub async fn change_password(
+    app: &App,
+    signed_in: &mut Authenticated,
+    change: PasswordChange,
+    source: &SourceIp,
+) -> Result<(), ApiError> {
+    signed_in.principal.authorize(Action::ActOnSelf)?;
+    validation::check(&change)?;
+    let user_id = signed_in.user.id;
+    let cellnumber = signed_in.user.cellnumber.clone();
+    let jti = signed_in.jti.clone();
+    let conn = signed_in.conn();
+    throttle::reserve(conn, Limits::of(&app.config), &cellnumber, source).await?;
+    let stored: Option<String> = conn
+        .exec_first("SELECT password_hash FROM users WHERE id = ?", (user_id,))
+        .await?;
+    let stored = stored.ok_or(ApiError::Unauthorized)?;
+    let current_ok = change.current_password.len() <= password::MAX_PASSWORD_BYTES
+        && password::verify(&change.current_password, &stored).await;
+    if !current_ok {
+        return Err(ApiError::WrongCurrentPassword);
+    }
+    throttle::succeeded(conn, &cellnumber, source).await?;
+    let new_hash = password::hash(&change.new_password, app.config.bcrypt_cost).await?;
+    let mut tx = conn.start_transaction(Default::default()).await?;
+    let outcome = async {
+        // The user's row first, then its tokens: the order every other writer locks them in.
+        tx.exec_drop(
+            "UPDATE users SET password_hash = ?, \
+             updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) \
+             WHERE id = ? AND password_hash = ?",
+            (&new_hash, user_id, &stored),
+        )
+        .await?;
+        if tx.affected_rows() != 1 {
+            return Err(ApiError::Unauthorized);
+        }
+        let live: Option<u8> = tx
+            .exec_first(
+                "SELECT 1 FROM access_token \
+                 WHERE jti = ? AND user_id = ? AND expires > UTC_TIMESTAMP(6) FOR UPDATE",
+                (&jti, user_id),
+            )
+            .await?;
+        live.ok_or(ApiError::Unauthorized)?;
+        tx.exec_drop(
+            "DELETE FROM access_token WHERE user_id = ? AND jti <> ?",
+            (user_id, &jti),
+        )
+        .await?;
+        Ok(())
+    }
+    .await;
+    crate::db::finish(tx, outcome).await
+}

@@ -1,0 +1,456 @@
+//! Abuse resistance, tried as an attacker would: parallel guesses from separate instances (each
+//! with a pool of its own, as Lambda runs them), many addresses, and password changes racing
+//! resets, logouts and each other.
+
+use std::time::Duration;
+
+use api_tests::{
+    app_with, call, count, fixture, insert_user, login, login_from, test_app_with, token, Answer,
+    Event, TestDb, ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
+};
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value};
+use shared::App;
+
+/// Statuses of `instances` wrong logins for `cellnumber` sent at once, each from an instance of
+/// its own, from the addresses given in turn.
+async fn parallel_logins(
+    url: &str,
+    overrides: &[(&'static str, &'static str)],
+    cellnumber: &str,
+    addresses: &[&'static str],
+    instances: usize,
+) -> Vec<(&'static str, u16, Option<String>)> {
+    let mut tasks = Vec::new();
+    for n in 0..instances {
+        let (url, overrides, cellnumber) =
+            (url.to_owned(), overrides.to_vec(), cellnumber.to_owned());
+        let address = addresses[n % addresses.len()];
+        tasks.push(tokio::spawn(async move {
+            let app = app_with(&url, &overrides);
+            let answer = login_from(&app, &cellnumber, "wrong-password", address).await;
+            let retry_after = answer.header("retry-after").map(str::to_owned);
+            if answer.status != 401 {
+                answer.assert_error(429);
+            }
+            (address, answer.status, retry_after)
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
+}
+
+fn count_status(outcomes: &[(&str, u16, Option<String>)], address: &str, status: u16) -> usize {
+    outcomes
+        .iter()
+        .filter(|(a, s, _)| *a == address && *s == status)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forty_parallel_wrong_logins_reach_bcrypt_at_most_the_limit() {
+    let f = fixture().await;
+    let outcomes = parallel_logins(&f.db.url, &[], USER_CELL, &["198.51.100.1"], 40).await;
+    assert_eq!(
+        count_status(&outcomes, "198.51.100.1", 401),
+        5,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        count_status(&outcomes, "198.51.100.1", 429),
+        35,
+        "{outcomes:?}"
+    );
+    for (_, status, retry_after) in &outcomes {
+        if *status == 429 {
+            let seconds: u64 = retry_after.as_deref().unwrap().parse().unwrap();
+            assert!((1..=900).contains(&seconds), "{seconds}");
+        }
+    }
+    // The right password from that address is refused too, without a check...
+    login_from(&f.app, USER_CELL, USER_PASS, "198.51.100.1")
+        .await
+        .assert_error(429);
+    // ...while the user signs in from anywhere else.
+    token(&f.app, USER_CELL, USER_PASS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_locked_address_does_not_lock_another_until_the_total_limit() {
+    let db = TestDb::new().await;
+    let limits = [
+        ("LOGIN_MAX_FAILURES", "3"),
+        ("LOGIN_MAX_FAILURES_TOTAL", "8"),
+    ];
+    let app = test_app_with(&db, &limits);
+    insert_user(&app, 2, USER_CELL, USER_PASS).await;
+
+    // Two addresses at once: each gets its own 3 guesses.
+    let addresses = ["198.51.100.1", "198.51.100.2"];
+    let outcomes = parallel_logins(&db.url, &limits, USER_CELL, &addresses, 30).await;
+    for address in addresses {
+        assert_eq!(count_status(&outcomes, address, 401), 3, "{outcomes:?}");
+        assert_eq!(count_status(&outcomes, address, 429), 12, "{outcomes:?}");
+    }
+    // A third address still signs in (the total counts 6 of 8 failures)...
+    let third = login_from(&app, USER_CELL, USER_PASS, "198.51.100.3").await;
+    assert_eq!(third.status, 200, "{}", third.body);
+    // ...and a botnet of fresh addresses gets the last 2 guesses of the window, then nothing.
+    let outcomes = parallel_logins(
+        &db.url,
+        &limits,
+        USER_CELL,
+        &["203.0.113.4", "203.0.113.5", "203.0.113.6", "203.0.113.7"],
+        8,
+    )
+    .await;
+    let guessed = outcomes.iter().filter(|(_, s, _)| *s == 401).count();
+    assert_eq!(guessed, 2, "{outcomes:?}");
+    login_from(&app, USER_CELL, USER_PASS, "198.51.100.3")
+        .await
+        .assert_error(429);
+}
+
+#[tokio::test]
+async fn the_client_address_is_the_one_api_gateway_saw_never_x_forwarded_for() {
+    let f = fixture().await;
+    for n in 0..5 {
+        let event = Event::v2("login")
+            .from_address("198.51.100.9")
+            .header("x-forwarded-for", &format!("10.0.0.{n}"))
+            .json_body(&json!({ "cellnumber": USER_CELL, "password": "wrong-password" }));
+        call!(login, &f.app, event).assert_error(401);
+    }
+    let event = Event::v2("login")
+        .from_address("198.51.100.9")
+        .header("x-forwarded-for", "10.0.0.99")
+        .json_body(&json!({ "cellnumber": USER_CELL, "password": USER_PASS }));
+    call!(login, &f.app, event).assert_error(429);
+
+    // A REST API event names the address in requestContext.identity.
+    let rest = |ip: &str, password: &str| {
+        Event::v1("POST", "/api/users/login", "/api/users/login")
+            .from_address(ip)
+            .json_body(&json!({ "cellnumber": ADMIN_CELL, "password": password }))
+    };
+    for _ in 0..5 {
+        call!(login, &f.app, rest("198.51.100.10", "wrong-password")).assert_error(401);
+    }
+    call!(login, &f.app, rest("198.51.100.10", ADMIN_PASS)).assert_error(429);
+    assert_eq!(
+        call!(login, &f.app, rest("198.51.100.11", ADMIN_PASS)).status,
+        200
+    );
+}
+
+async fn change_password(app: &App, token: &str, current: &str, new: &str) -> Answer {
+    let body = json!({ "currentPassword": current, "newPassword": new });
+    call!(
+        change_password,
+        app,
+        Event::v2("change-password").bearer(token).json_body(&body)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_current_passwords_are_throttled_like_logins() {
+    let f = fixture().await;
+    let mut tasks = Vec::new();
+    for n in 0..30 {
+        let (url, user) = (f.db.url.clone(), f.user.clone());
+        tasks.push(tokio::spawn(async move {
+            let app = app_with(&url, &[]);
+            let answer =
+                change_password(&app, &user, &format!("guess-{n}-wrong"), "brand-new-pass-1").await;
+            answer.assert_error(if answer.status == 403 { 403 } else { 429 });
+            answer.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 403).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        25,
+        "{statuses:?}"
+    );
+    // They were failed logins of that cellnumber from that address.
+    login(&f.app, USER_CELL, USER_PASS).await.assert_error(429);
+    let elsewhere = login_from(&f.app, USER_CELL, USER_PASS, "198.51.100.1").await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+    assert_eq!(
+        call!(get_me, &f.app, Event::v2("get-me").bearer(&f.user)).status,
+        200,
+        "no failed change revoked anything"
+    );
+}
+
+/// An instance whose new hashes take long enough (cost 12) for another request to land while
+/// one is computed.
+fn slow_hashing(url: &str) -> App {
+    app_with(url, &[("BCRYPT_COST", "12")])
+}
+
+async fn password_works(app: &App, password: &str) -> bool {
+    login_from(app, USER_CELL, password, "192.0.2.77")
+        .await
+        .status
+        == 200
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admin_reset_during_a_self_change_wins() {
+    let f = fixture().await;
+    let (url, user) = (f.db.url.clone(), f.user.clone());
+    let change = tokio::spawn(async move {
+        change_password(&slow_hashing(&url), &user, USER_PASS, "self-chosen-pass-1").await
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let reset = call!(
+        update_user,
+        &f.app,
+        Event::v2("update-user")
+            .bearer(&f.admin)
+            .path_param("id", &f.user_id.to_string())
+            .json_body(&json!({ "password": "admin-chosen-pass-1" }))
+    );
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    change.await.unwrap().assert_error(401);
+    assert!(password_works(&f.app, "admin-chosen-pass-1").await);
+    assert!(!password_works(&f.app, "self-chosen-pass-1").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logout_during_a_self_change_wins() {
+    let f = fixture().await;
+    let (url, user) = (f.db.url.clone(), f.user.clone());
+    let change = tokio::spawn(async move {
+        change_password(&slow_hashing(&url), &user, USER_PASS, "self-chosen-pass-1").await
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let logout = call!(logout, &f.app, Event::v2("logout").bearer(&f.user));
+    assert_eq!(logout.status, 204, "{}", logout.body);
+    change.await.unwrap().assert_error(401);
+    assert!(password_works(&f.app, USER_PASS).await, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_two_concurrent_self_changes_exactly_one_wins() {
+    let f = fixture().await;
+    let mut tasks = Vec::new();
+    for new in ["first-new-pass-1", "second-new-pass-2"] {
+        let (url, user) = (f.db.url.clone(), f.user.clone());
+        tasks.push(tokio::spawn(async move {
+            let answer = change_password(&slow_hashing(&url), &user, USER_PASS, new).await;
+            (new, answer)
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (new, answer) = task.await.unwrap();
+        if answer.status == 204 {
+            winners.push(new);
+        } else {
+            answer.assert_error(401);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert!(password_works(&f.app, winners[0]).await);
+    assert!(!password_works(&f.app, USER_PASS).await);
+}
+
+/// A user whose stored hash takes long to verify (cost 12), so another request can land while
+/// a login checks it.
+async fn slow_to_verify_user(app: &App) -> u64 {
+    let hash = shared::password::hash(USER_PASS, 12).await.unwrap();
+    let id = insert_user(app, 2, "+15550000077", "placeholder").await;
+    let mut conn = app.pool.get_conn().await.unwrap();
+    conn.exec_drop(
+        "UPDATE users SET password_hash = ? WHERE id = ?",
+        (hash, id),
+    )
+    .await
+    .unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_that_races_the_deletion_of_its_user_is_401_and_leaves_no_token() {
+    let f = fixture().await;
+    let id = slow_to_verify_user(&f.app).await;
+    let url = f.db.url.clone();
+    let signing_in = tokio::spawn(async move {
+        login(
+            &app_with(&url, &[("BCRYPT_COST", "12")]),
+            "+15550000077",
+            USER_PASS,
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let deleted = call!(
+        delete_user,
+        &f.app,
+        Event::v2("delete-user")
+            .bearer(&f.admin)
+            .path_param("id", &id.to_string())
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    signing_in.await.unwrap().assert_error(401);
+    let sql = format!("SELECT COUNT(*) FROM access_token WHERE user_id = {id}");
+    assert_eq!(count(&f.app, &sql).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_that_races_an_admin_password_reset_gets_no_token() {
+    let f = fixture().await;
+    let id = slow_to_verify_user(&f.app).await;
+    let url = f.db.url.clone();
+    let signing_in = tokio::spawn(async move {
+        login(
+            &app_with(&url, &[("BCRYPT_COST", "12")]),
+            "+15550000077",
+            USER_PASS,
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let reset = call!(
+        update_user,
+        &f.app,
+        Event::v2("update-user")
+            .bearer(&f.admin)
+            .path_param("id", &id.to_string())
+            .json_body(&json!({ "password": "admin-chosen-pass-1" }))
+    );
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    signing_in.await.unwrap().assert_error(401);
+    let sql = format!("SELECT COUNT(*) FROM access_token WHERE user_id = {id}");
+    assert_eq!(count(&f.app, &sql).await, 0);
+}
+
+#[tokio::test]
+async fn a_failed_login_removes_stale_attempts_too() {
+    let f = fixture().await;
+    let mut conn = f.app.pool.get_conn().await.unwrap();
+    conn.query_drop(
+        "INSERT INTO login_attempt VALUES \
+         ('+15550123456', '198.51.100.1', 3, UTC_TIMESTAMP(6) - INTERVAL 1 DAY), \
+         ('+15550123457', '*', 9, UTC_TIMESTAMP(6) - INTERVAL 1 DAY)",
+    )
+    .await
+    .unwrap();
+    login(&f.app, "+19998887777", "wrong-password")
+        .await
+        .assert_error(401);
+    let stale = "SELECT COUNT(*) FROM login_attempt WHERE cellnumber LIKE '+1555012345_'";
+    assert_eq!(count(&f.app, stale).await, 0);
+}
+
+#[tokio::test]
+async fn a_login_upgrades_a_hash_of_another_cost() {
+    let f = fixture().await;
+    let mut conn = f.app.pool.get_conn().await.unwrap();
+    let cost_5 = shared::password::hash(USER_PASS, 5).await.unwrap();
+    conn.exec_drop(
+        "UPDATE users SET password_hash = ? WHERE id = ?",
+        (cost_5, f.user_id),
+    )
+    .await
+    .unwrap();
+    let updated_before: Option<String> = conn
+        .exec_first(
+            "SELECT CAST(updated AS CHAR) FROM users WHERE id = ?",
+            (f.user_id,),
+        )
+        .await
+        .unwrap();
+    token(&f.app, USER_CELL, USER_PASS).await;
+    let (hash, updated_after): (String, String) = conn
+        .exec_first(
+            "SELECT password_hash, CAST(updated AS CHAR) FROM users WHERE id = ?",
+            (f.user_id,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(hash.starts_with("$2b$04$"), "{hash}");
+    assert_eq!(
+        Some(updated_after),
+        updated_before,
+        "not a change of the user"
+    );
+    token(&f.app, USER_CELL, USER_PASS).await;
+}
+
+#[tokio::test]
+async fn passwords_with_control_characters_are_refused_wherever_they_are_set() {
+    let f = fixture().await;
+    let hashes = "SELECT GROUP_CONCAT(password_hash ORDER BY id) FROM users";
+    let mut conn = f.app.pool.get_conn().await.unwrap();
+    let before: Option<String> = conn.query_first(hashes).await.unwrap();
+    for bad in ["a\0a\0a\0a\0a", "password\u{1}", "pass\u{7f}word"] {
+        let created = call!(
+            create_user,
+            &f.app,
+            Event::v2("create-user").bearer(&f.admin).json_body(
+                &json!({ "name": "Nul", "cellnumber": "+15550009999", "password": bad })
+            )
+        );
+        created.assert_error(422);
+        let patched = call!(
+            update_user,
+            &f.app,
+            Event::v2("update-user")
+                .bearer(&f.admin)
+                .path_param("id", &f.user_id.to_string())
+                .json_body(&json!({ "password": bad }))
+        );
+        patched.assert_error(422);
+        change_password(&f.app, &f.user, USER_PASS, bad)
+            .await
+            .assert_error(422);
+    }
+    let after: Option<String> = conn.query_first(hashes).await.unwrap();
+    assert_eq!(before, after, "nothing was written");
+    assert_eq!(count(&f.app, "SELECT COUNT(*) FROM users").await, 2);
+}
+
+#[tokio::test]
+async fn emails_are_one_address_after_case_and_idna_but_accents_count() {
+    let f = fixture().await;
+    let create = |cellnumber: &str, email: &str| {
+        Event::v2("create-user").bearer(&f.admin).json_body(&json!({
+            "name": "Mail", "cellnumber": cellnumber, "password": "mail-password-1", "email": email
+        }))
+    };
+    let first = call!(create_user, &f.app, create("+15550001001", "a@bücher.de"));
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.body["email"], "a@bücher.de", "stored as given");
+    for same in ["a@xn--bcher-kva.de", "A@BÜCHER.DE", "a@XN--BCHER-KVA.de"] {
+        let answer = call!(create_user, &f.app, create("+15550001002", same));
+        answer.assert_error(409);
+        assert_eq!(answer.body["detail"], "Email already registered");
+    }
+    let other = call!(create_user, &f.app, create("+15550001003", "a@bucher.de"));
+    assert_eq!(other.status, 201, "{}", other.body);
+    let moved: Value = call!(
+        update_user,
+        &f.app,
+        Event::v2("update-user")
+            .bearer(&f.admin)
+            .path_param("id", &f.user_id.to_string())
+            .json_body(&json!({ "email": "a@xn--bcher-kva.de" }))
+    )
+    .body;
+    assert_eq!(moved["detail"], "Email already registered");
+}
