@@ -81,7 +81,7 @@ admin: ## migrate, then create or reset the admin ADMIN_CELLNUMBER with ADMIN_PA
 
 # --- local API ---------------------------------------------------------------------------------
 .PHONY: serve
-serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lambda watch
+serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lambda watch, CONCURRENCY instances per function (default 4)
 	@./scripts/ensure-secret
 	@$(CLI) migrate
 	@if $(WITH_ENV) bash -c '[ -n "$${ADMIN_CELLNUMBER:-}" ] && [ -n "$${ADMIN_PASSWORD:-}" ]'; then \
@@ -89,8 +89,8 @@ serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lamb
 	else \
 	  echo "ADMIN_CELLNUMBER/ADMIN_PASSWORD not set: no admin bootstrapped (see README)"; \
 	fi
-	@$(WITH_ENV) bash -c 'echo "serving on http://127.0.0.1:$$PORT (Ctrl-C stops)"; \
-	  LOG_FORMAT="$${LOG_FORMAT:-text}" exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT"'
+	@$(WITH_ENV) bash -c 'echo "serving on http://127.0.0.1:$$PORT, $$CONCURRENCY instances per function (Ctrl-C stops)"; \
+	  LOG_FORMAT="$${LOG_FORMAT:-text}" exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT" --concurrency "$$CONCURRENCY"'
 
 # --- checks ------------------------------------------------------------------------------------
 .PHONY: fmt

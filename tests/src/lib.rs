@@ -160,14 +160,16 @@ pub fn app_with(database_url: &str, overrides: &[(&'static str, &str)]) -> App {
 /// Inserts a user straight into the database (the API under test is not needed for setup).
 pub async fn insert_user(app: &App, role_id: u8, cellnumber: &str, password: &str) -> u64 {
     let hash = shared::password::hash(password, 4).await.unwrap();
+    let email = format!("u{}@example.com", cellnumber.trim_start_matches('+'));
     let mut conn = app.pool.get_conn().await.unwrap();
     conn.exec_drop(
-        "INSERT INTO users (name, cellnumber, email, password_hash, role_id, created, updated) \
-         VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+        "INSERT INTO users (name, cellnumber, email, email_key, password_hash, role_id, created, updated) \
+         VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
         (
             format!("User {cellnumber}"),
             cellnumber,
-            format!("u{}@example.com", cellnumber.trim_start_matches('+')),
+            &email,
+            shared::validation::email_key(&email),
             hash,
             role_id,
         ),

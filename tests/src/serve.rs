@@ -70,6 +70,12 @@ pub fn workspace_root() -> PathBuf {
 impl Served {
     /// Starts `cargo lambda watch` with `env` on a free loopback port and waits until it listens.
     pub fn start(env: &[(&'static str, String)]) -> Self {
+        Self::start_with_instances(env, 1)
+    }
+
+    /// [`Served::start`] with up to `instances` instances of each function, as `make serve`
+    /// (`CONCURRENCY`) and Lambda under parallel load run them.
+    pub fn start_with_instances(env: &[(&'static str, String)], instances: usize) -> Self {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("users-api-watch-{port}.log"));
         let out = File::create(&log).unwrap();
@@ -83,6 +89,8 @@ impl Served {
                 "127.0.0.1",
                 "-P",
                 &port.to_string(),
+                "--concurrency",
+                &instances.to_string(),
             ])
             .current_dir(workspace_root())
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))

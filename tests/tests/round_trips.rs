@@ -154,13 +154,17 @@ async fn writes_cost_what_their_atomicity_needs() {
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "user-password-2").await })
         .await;
     assert_eq!(
-        logins, 3,
-        "login: user and throttle, token insert, expired-row clean-up"
+        logins, 6,
+        "login: attempt counted per address and in total (before bcrypt), user, guarded token \
+         insert, throttle reset, expired-row clean-up"
     );
     let failed = c
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "wrong-password").await })
         .await;
-    assert_eq!(failed, 2, "failed login: user and throttle, failure count");
+    assert_eq!(
+        failed, 4,
+        "failed login: attempt counted per address and in total, user, expired-row clean-up"
+    );
 
     let logout = c
         .round_trips(|| async {

@@ -251,3 +251,48 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
         assert!(!logs.contains(secret), "the logs contain {secret}");
     }
 }
+
+/// The attack on `make serve`'s setup: `CONCURRENCY=16` instances of login, 40 wrong
+/// passwords for one cellnumber at once. Each instance is a process with a pool of its own, so
+/// only the database can keep the count.
+#[test]
+fn forty_parallel_wrong_logins_over_http_reach_bcrypt_at_most_the_limit() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = runtime.block_on(TestDb::new());
+    let app = test_app(&db);
+    runtime.block_on(insert_user(&app, 2, "+15550000002", "user-password-2"));
+    let server = std::sync::Arc::new(Served::start_with_instances(&test_env(&db), 16));
+    // One request first, so the function is built before the burst (watch builds lazily).
+    assert_eq!(server.login("+15550000099", "warm-up-password").status, 401);
+
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..40)
+            .map(|_| {
+                let server = &server;
+                scope.spawn(move || {
+                    let answer = server.login("+15550000002", "wrong-password");
+                    if answer.status == 429 {
+                        assert!(answer.header("retry-after").is_some());
+                    }
+                    answer.status
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let rejected = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (rejected, throttled),
+        (5, 35),
+        "{statuses:?}\n{}",
+        server.logs()
+    );
+    // The right password is refused too until the window passes.
+    assert_eq!(server.login("+15550000002", "user-password-2").status, 429);
+    let handled = server.logs().matches("request handled").count();
+    assert!(handled >= 42, "every request reached a function: {handled}");
+}
