@@ -216,7 +216,7 @@ pub const DOCS_HTML: &str = r##"<!doctype html>
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid body", body = ValidationErrorBody),
-        (status = 429, description = "Too many failed logins for this cellnumber", body = ErrorBody),
+        (status = 429, description = "Too many login attempts for this cellnumber, from this address or in total; the password was not checked", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -244,11 +244,12 @@ fn get_me() {}
     request_body = PasswordChange,
     responses(
         (status = 204, description = "Changed; every other token of the user is revoked"),
-        (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "Current password is incorrect", body = ErrorBody),
+        (status = 401, description = "Not authenticated; or the token was revoked, or the password changed, while this request ran", body = ErrorBody),
+        (status = 403, description = "Current password is incorrect (counted as a failed login)", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid body", body = ValidationErrorBody),
+        (status = 429, description = "Too many failed logins of this user's cellnumber", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]

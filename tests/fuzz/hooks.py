@@ -282,7 +282,7 @@ ACCEPTANCE_CHECKS = {"ST201", "ST202"}  # negative_data_rejection, positive_data
 
 # Bugs found here in code outside the fuzzing's remit, while they wait for a fix: each a predicate
 # (case, response, failure) -> bool. Empty: the one found (a non-ASCII cellnumber at login was a
-# 500) is fixed in auth::login.
+# 500) is fixed in credentials::login.
 KNOWN_BUGS: dict = {}
 
 

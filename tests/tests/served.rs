@@ -295,4 +295,11 @@ fn forty_parallel_wrong_logins_over_http_reach_bcrypt_at_most_the_limit() {
     assert_eq!(server.login("+15550000002", "user-password-2").status, 429);
     let handled = server.logs().matches("request handled").count();
     assert!(handled >= 42, "every request reached a function: {handled}");
+    let addresses: Vec<String> = runtime.block_on(async {
+        let mut conn = app.pool.get_conn().await.unwrap();
+        conn.query("SELECT DISTINCT source_ip FROM login_attempt WHERE source_ip <> '*'")
+            .await
+            .unwrap()
+    });
+    assert_eq!(addresses, ["127.0.0.1"], "the client's address as watch saw it");
 }
