@@ -301,5 +301,6 @@ fn forty_parallel_wrong_logins_over_http_reach_bcrypt_at_most_the_limit() {
             .await
             .unwrap()
     });
-    assert_eq!(addresses, ["127.0.0.1"], "the client's address as watch saw it");
+    // watch names every client 127.0.0.1 (it ignores the peer and X-Forwarded-For alike).
+    assert_eq!(addresses, ["127.0.0.1"]);
 }
