@@ -16,8 +16,8 @@ use crate::App;
 pub struct Authenticated {
     pub principal: Principal,
     pub user: User,
-    /// The `jti` of the token used, so logout can revoke exactly it.
-    pub jti: String,
+    /// The session of the token used: logout ends it, a password change keeps only it.
+    pub session_id: String,
     /// The user a route's `{id}` names, when [`authenticate_about`] read it with the token.
     subject: Option<Subject>,
     conn: mysql_async::Conn,
@@ -48,21 +48,37 @@ impl Authenticated {
     }
 }
 
+/// The token's row, its session (live) and its user, joined: one round trip decides.
+macro_rules! authenticate_from {
+    () => {
+        " FROM access_token t JOIN session ses ON ses.id = t.session_id \
+         JOIN users u ON u.id = t.user_id"
+    };
+}
+macro_rules! authenticate_where {
+    () => {
+        " WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6) \
+         AND ses.ended IS NULL AND ses.expires > UTC_TIMESTAMP(6)"
+    };
+}
+
 const AUTHENTICATE: &str = concat!(
     "SELECT ",
     user_columns!(u),
-    " FROM access_token t JOIN users u ON u.id = t.user_id \
-     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
+    ", t.session_id",
+    authenticate_from!(),
+    authenticate_where!()
 );
 
 /// [`AUTHENTICATE`] that also reads user `s` (first parameter), NULLs when it does not exist.
 const AUTHENTICATE_ABOUT: &str = concat!(
     "SELECT ",
     user_columns!(u),
-    ", ",
+    ", t.session_id, ",
     user_columns!(s),
-    " FROM access_token t JOIN users u ON u.id = t.user_id LEFT JOIN users s ON s.id = ? \
-     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
+    authenticate_from!(),
+    " LEFT JOIN users s ON s.id = ?",
+    authenticate_where!()
 );
 
 /// The token of an `Authorization: Bearer <token>` header value.
@@ -110,10 +126,14 @@ pub async fn authenticate_about(
     };
     let mut row = row.ok_or(ApiError::Unauthorized)?;
     let user = User::from_row_at(&mut row, 0)?.ok_or(ApiError::Unauthorized)?;
+    let session_id: String = row
+        .take_opt(USER_COLUMNS)
+        .and_then(Result::ok)
+        .ok_or_else(|| ApiError::Internal("the token's session id is missing".into()))?;
     let subject = match subject_id {
         Some(id) => Some(Subject {
             id,
-            user: User::from_row_at(&mut row, USER_COLUMNS)?,
+            user: User::from_row_at(&mut row, USER_COLUMNS + 1)?,
         }),
         None => None,
     };
@@ -125,23 +145,10 @@ pub async fn authenticate_about(
             role,
         },
         user,
-        jti: verified.jti,
+        session_id,
         subject,
         conn,
     })
-}
-
-/// Revokes the token the request was made with.
-pub async fn logout(signed_in: &mut Authenticated) -> Result<(), ApiError> {
-    signed_in
-        .principal
-        .authorize(crate::policy::Action::ActOnSelf)?;
-    let jti = signed_in.jti.clone();
-    signed_in
-        .conn()
-        .exec_drop("DELETE FROM access_token WHERE jti = ?", (jti,))
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ impl fmt::Debug for Secret {
 }
 
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 3600;
+pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
 pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
 pub const DEFAULT_LOGIN_MAX_FAILURES_TOTAL: u32 = 50;
@@ -75,6 +76,8 @@ pub struct Config {
     /// The HS256 signing key of every token.
     pub secret_key: Secret,
     pub token_ttl: Duration,
+    /// How long a session lasts from its login, however often it is refreshed.
+    pub session_ttl: Duration,
     pub bcrypt_cost: u32,
     /// Attempts per window for one cellnumber from one client address.
     pub login_max_failures: u32,
@@ -108,6 +111,12 @@ impl Config {
             get("TOKEN_TTL_SECONDS"),
             DEFAULT_TOKEN_TTL_SECONDS,
             60..=30 * 24 * 3600,
+        )?;
+        let session_ttl_seconds = parse_number(
+            "SESSION_TTL_SECONDS",
+            get("SESSION_TTL_SECONDS"),
+            DEFAULT_SESSION_TTL_SECONDS,
+            300..=365 * 24 * 3600,
         )?;
         let login_max_failures = parse_number(
             "LOGIN_MAX_FAILURES",
@@ -144,6 +153,7 @@ impl Config {
             database_tls,
             secret_key: Secret(secret_key),
             token_ttl: Duration::from_secs(token_ttl_seconds),
+            session_ttl: Duration::from_secs(session_ttl_seconds),
             bcrypt_cost,
             login_max_failures,
             login_max_failures_total,

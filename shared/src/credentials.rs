@@ -1,14 +1,14 @@
 //! Proving a password: login, and the password change that asks for the current one. Both go
 //! through the login throttle before bcrypt, so neither is an unthrottled password oracle.
 
-use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::auth::Authenticated;
-use crate::error::{mysql_codes, ApiError};
+use crate::error::ApiError;
 use crate::policy::Action;
+use crate::sessions::{self, Ended, SessionGrant};
 use crate::source_ip::SourceIp;
 use crate::throttle::{self, Limits};
 use crate::validation::{self, PasswordChange};
@@ -22,35 +22,13 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LoginResponse {
-    pub token: String,
-    #[schema(example = "bearer", pattern = "^bearer$")]
-    pub token_type: &'static str,
-    /// Seconds the token is valid for.
-    pub ttl: u64,
-    #[schema(minimum = 1)]
-    pub user_id: u64,
-    #[schema(minimum = 1, maximum = 2)]
-    pub role_id: u8,
-    pub created: DateTime<Utc>,
-    pub expires: DateTime<Utc>,
-}
-
-/// Records the token only while the user still has the hash its password was checked against:
-/// a user deleted, or a password reset by an admin, during the bcrypt of a login must not leave
-/// that login with a live token.
-const RECORD_TOKEN: &str = "INSERT INTO access_token (jti, user_id, created, expires) \
-     SELECT ?, id, ?, ? FROM users WHERE id = ? AND password_hash = ?";
-
-/// Checks the password and issues a token. An unknown cellnumber and a wrong password give the
+/// Checks the password and starts a session. An unknown cellnumber and a wrong password give the
 /// same error after the same bcrypt work, and both count against the cellnumber's throttle.
 pub async fn login(
     app: &App,
     request: LoginRequest,
     source: &SourceIp,
-) -> Result<LoginResponse, ApiError> {
+) -> Result<SessionGrant, ApiError> {
     let config = &app.config;
     // A cellnumber no user can have (the column is ASCII, and MySQL refuses to compare it with
     // other characters) gets the answer of a wrong password after the same bcrypt work.
@@ -73,7 +51,7 @@ async fn login_on(
     conn: &mut Conn,
     request: &LoginRequest,
     source: &SourceIp,
-) -> Result<LoginResponse, ApiError> {
+) -> Result<SessionGrant, ApiError> {
     let config = &app.config;
     throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
     let user: Option<(u64, String, u8)> = conn
@@ -96,27 +74,7 @@ async fn login_on(
         return Err(ApiError::InvalidCredentials);
     };
 
-    let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
-    let recorded = conn
-        .exec_drop(
-            RECORD_TOKEN,
-            (
-                &issued.jti,
-                issued.issued_at.naive_utc(),
-                issued.expires_at.naive_utc(),
-                user_id,
-                &verified_hash,
-            ),
-        )
-        .await;
-    match recorded {
-        Ok(()) if conn.affected_rows() == 1 => {}
-        Ok(()) => return Err(ApiError::InvalidCredentials),
-        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
-            return Err(ApiError::InvalidCredentials)
-        }
-        Err(error) => return Err(error.into()),
-    }
+    let grant = sessions::start(app, conn, user_id, role_id, &verified_hash).await?;
     throttle::succeeded(conn, &request.cellnumber, source).await?;
     upgrade_hash(
         conn,
@@ -127,16 +85,7 @@ async fn login_on(
     )
     .await;
     remove_expired(conn, config.login_window).await;
-    tracing::Span::current().record("user_id", user_id);
-    Ok(LoginResponse {
-        token: issued.token,
-        token_type: "bearer",
-        ttl: app.tokens.ttl().as_secs(),
-        user_id,
-        role_id,
-        created: issued.issued_at,
-        expires: issued.expires_at,
-    })
+    Ok(grant)
 }
 
 /// Re-hashes a proven password whose hash has another cost than the configured one. Unknown
@@ -169,11 +118,13 @@ async fn upgrade_hash(conn: &mut Conn, user_id: u64, password: &str, hash: &str,
     }
 }
 
-/// Keeps `access_token` and `login_attempt` from growing without bound, a bounded batch per
-/// login; a failure here must not fail the login it rides on.
+/// Keeps `session`, `access_token` and `login_attempt` from growing without bound, a bounded
+/// batch per login; a failure here must not fail the login it rides on. (An expired session
+/// takes its tokens with it.)
 async fn remove_expired(conn: &mut Conn, login_window: std::time::Duration) {
     let cleanup = format!(
-        "DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}",
+        "DELETE FROM session WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; \
+         DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}",
         throttle::remove_stale_statement(login_window)
     );
     if let Err(error) = conn.query_drop(cleanup).await {
@@ -181,13 +132,13 @@ async fn remove_expired(conn: &mut Conn, login_window: std::time::Duration) {
     }
 }
 
-/// Changes the signed-in user's password after checking the current one, and revokes every
-/// other token of the user (the one used stays valid). A wrong current password counts as a
+/// Changes the signed-in user's password after checking the current one, and ends every other
+/// session of the user (the one used stays). A wrong current password counts as a
 /// failed login of the user's cellnumber from `source`.
 ///
 /// The change commits only if, at commit time, the stored hash is still the one the current
-/// password was checked against and the caller's token is still live: an admin reset, a logout
-/// or another change that lands during the bcrypt work wins, and this request gets 401.
+/// password was checked against and the caller's session is still live: an admin reset, a
+/// logout or another change that lands during the bcrypt work wins, and this request gets 401.
 pub async fn change_password(
     app: &App,
     signed_in: &mut Authenticated,
@@ -198,7 +149,7 @@ pub async fn change_password(
     validation::check(&change)?;
     let user_id = signed_in.user.id;
     let cellnumber = signed_in.user.cellnumber.clone();
-    let jti = signed_in.jti.clone();
+    let session_id = signed_in.session_id.clone();
     let conn = signed_in.conn();
     throttle::reserve(conn, Limits::of(&app.config), &cellnumber, source).await?;
     let stored: Option<String> = conn
@@ -214,7 +165,7 @@ pub async fn change_password(
     let new_hash = password::hash(&change.new_password, app.config.bcrypt_cost).await?;
     let mut tx = conn.start_transaction(Default::default()).await?;
     let outcome = async {
-        // The user's row first, then its tokens: the order every other writer locks them in.
+        // The user's row first, then its sessions: the order every other writer locks them in.
         tx.exec_drop(
             "UPDATE users SET password_hash = ?, \
              updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) \
@@ -227,17 +178,13 @@ pub async fn change_password(
         }
         let live: Option<u8> = tx
             .exec_first(
-                "SELECT 1 FROM access_token \
-                 WHERE jti = ? AND user_id = ? AND expires > UTC_TIMESTAMP(6) FOR UPDATE",
-                (&jti, user_id),
+                "SELECT 1 FROM session WHERE id = ? AND user_id = ? AND ended IS NULL \
+                 AND expires > UTC_TIMESTAMP(6) FOR UPDATE",
+                (&session_id, user_id),
             )
             .await?;
         live.ok_or(ApiError::Unauthorized)?;
-        tx.exec_drop(
-            "DELETE FROM access_token WHERE user_id = ? AND jti <> ?",
-            (user_id, &jti),
-        )
-        .await?;
+        sessions::end_sessions(&mut tx, user_id, Ended::AllBut(&session_id)).await?;
         Ok(())
     }
     .await;

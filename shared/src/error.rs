@@ -49,6 +49,9 @@ pub enum ApiError {
     WrongCurrentPassword,
     #[error("user not found")]
     NotFound,
+    /// No live session of the signed-in user has that id.
+    #[error("session not found")]
+    SessionNotFound,
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("request body too large")]
@@ -78,7 +81,7 @@ impl ApiError {
         match self {
             Self::Unauthorized | Self::InvalidCredentials => 401,
             Self::Forbidden | Self::WrongCurrentPassword => 403,
-            Self::NotFound => 404,
+            Self::NotFound | Self::SessionNotFound => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -97,6 +100,7 @@ impl ApiError {
             Self::Forbidden => "Not enough permissions",
             Self::WrongCurrentPassword => "Current password is incorrect",
             Self::NotFound => "User not found",
+            Self::SessionNotFound => "Session not found",
             Self::Conflict(reason) => reason,
             Self::PayloadTooLarge => "Request body exceeds 64 KiB",
             Self::UnsupportedMediaType => "Content-Type must be application/json",

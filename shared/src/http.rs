@@ -234,6 +234,21 @@ pub fn path_id(event: &Request) -> Result<u64, ApiError> {
     }
 }
 
+/// A path parameter as sent (empty when absent).
+pub fn path_text<'a>(event: &'a Request, name: &str) -> &'a str {
+    event
+        .path_parameters_ref()
+        .and_then(|params| params.first(name))
+        .unwrap_or("")
+}
+
+/// A query parameter as sent, if present.
+pub fn query_text<'a>(event: &'a Request, name: &str) -> Option<&'a str> {
+    event
+        .query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
 /// A whole-number query parameter within `range`, or `default` when absent.
 pub fn query_number(
     event: &Request,

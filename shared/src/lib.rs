@@ -17,6 +17,8 @@ pub mod password;
 pub mod policy;
 mod sdk_http;
 pub mod secrets;
+pub mod secure_random;
+pub mod sessions;
 pub mod source_ip;
 pub mod throttle;
 pub mod token;

@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::credentials::{LoginRequest, LoginResponse};
+use crate::credentials::LoginRequest;
+use crate::sessions::{RefreshRequest, SessionGrant, SessionList, SessionView};
+
+mod session_paths;
 use crate::error::{Detail, FieldError};
 use crate::users::{User, UserPage};
 use crate::validation::{NewUser, PasswordChange, UserPatch};
@@ -54,14 +57,17 @@ impl Modify for BearerAuth {
     ),
     paths(
         login, logout, get_me, change_password, create_user, list_users, get_user, update_user,
-        delete_user
+        delete_user, session_paths::refresh_token, session_paths::list_sessions,
+        session_paths::delete_session, session_paths::revoke_user_sessions
     ),
     components(schemas(
-        LoginRequest, LoginResponse, User, UserPage, NewUser, UserPatch, PasswordChange, Detail,
+        LoginRequest, SessionGrant, RefreshRequest, SessionList, SessionView, User, UserPage,
+        NewUser, UserPatch, PasswordChange, Detail,
         ErrorBody, ValidationErrorBody, FieldError
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Sign-in, sign-out, own password"),
+    tags((name = "auth", description = "Sign-in, refresh, sign-out, own password"),
+         (name = "sessions", description = "Sessions: list and end them"),
          (name = "users", description = "User records"))
 )]
 pub struct ApiDoc;
@@ -88,7 +94,7 @@ fn amend(document: &mut Value) {
     let exact = [
         "User",
         "UserPage",
-        "LoginResponse",
+        "SessionGrant",
         "Detail",
         "ErrorBody",
         "ValidationErrorBody",
@@ -211,7 +217,7 @@ pub const DOCS_HTML: &str = r##"<!doctype html>
 
 #[utoipa::path(post, path = "/api/users/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in", body = LoginResponse),
+        (status = 200, description = "Signed in: a new session", body = SessionGrant),
         (status = 401, description = "Wrong cellnumber or password", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
@@ -223,9 +229,12 @@ pub const DOCS_HTML: &str = r##"<!doctype html>
 fn login() {}
 
 #[utoipa::path(post, path = "/api/users/logout", tag = "auth", security(("bearer" = [])),
+    params(("scope" = Option<String>, Query, pattern = "^(local|others|global)$",
+        description = "local (default): the session of the token used; others: every other session of the user; global: all of them")),
     responses(
-        (status = 204, description = "The token is revoked"),
+        (status = 204, description = "The sessions the scope names are ended, with their tokens"),
         (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 422, description = "Another scope; nothing is ended", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -243,7 +252,7 @@ fn get_me() {}
 #[utoipa::path(post, path = "/api/users/me/password", tag = "auth", security(("bearer" = [])),
     request_body = PasswordChange,
     responses(
-        (status = 204, description = "Changed; every other token of the user is revoked"),
+        (status = 204, description = "Changed; every other session of the user is ended"),
         (status = 401, description = "Not authenticated; or the token was revoked, or the password changed, while this request ran", body = ErrorBody),
         (status = 403, description = "Current password is incorrect (counted as a failed login)", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),

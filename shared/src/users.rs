@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::policy::{Action, Role};
+use crate::sessions::{end_sessions, Ended};
 pub use crate::user::User;
 use crate::user::{user_columns, USER_COLUMNS};
 use crate::validation::{self, NewUser, UserPatch};
@@ -232,8 +233,7 @@ async fn apply_patch_locked(
         return Err(ApiError::Internal("a locked user row changed".into()));
     }
     if password_hash.is_some() {
-        tx.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
-            .await?;
+        end_sessions(tx, id, Ended::All).await?;
     }
     Ok(next)
 }
@@ -396,8 +396,7 @@ pub async fn ensure_admin(
                 (hash, id),
             )
             .await?;
-            tx.exec_drop("DELETE FROM access_token WHERE user_id = ?", (id,))
-                .await?;
+            end_sessions(&mut tx, id, Ended::All).await?;
             tx.commit().await?;
             Ok(AdminBootstrap::Reset(id))
         }

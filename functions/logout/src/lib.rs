@@ -1,11 +1,13 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, Error, Reply};
+use shared::sessions::{self, LogoutScope};
 use shared::{auth, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "POST /api/users/logout", async {
         let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
-        auth::logout(&mut signed_in).await?;
+        let scope = LogoutScope::parse(http::query_text(&event, "scope"))?;
+        sessions::logout(&mut signed_in, scope).await?;
         Ok(Reply::no_content())
     })
     .await
