@@ -128,11 +128,13 @@ fuzz: test-tools test-db ## fuzz the served API against its OpenAPI document (sc
 
 # --- one function at a time --------------------------------------------------------------------
 .PHONY: invoke
-invoke: tools ## send events/$(FN).json to FN under a running `make serve` (TOKEN=... fills its bearer token)
-	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [TOKEN=<token>]; functions: $$(ls events | sed 's/\.json$$//' | tr '\n' ' ')"; exit 2; }
+invoke: tools ## send events/$(FN).json to FN under a running `make serve` (TOKEN=, REFRESH=, SESSION= fill in the event)
+	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [TOKEN=<token>] [REFRESH=<refresh token>] [SESSION=<session id>]; functions: $$(ls events | sed 's/\.json$$//' | tr '\n' ' ')"; exit 2; }
 	@test -f "events/$(FN).json" || { echo "no event events/$(FN).json"; exit 2; }
 	@event="$$(mktemp)"; trap 'rm -f "$$event"' EXIT; \
-	sed "s/REPLACE_WITH_A_TOKEN_FROM_LOGIN/$${TOKEN:-REPLACE_WITH_A_TOKEN_FROM_LOGIN}/" "events/$(FN).json" > "$$event"; \
+	sed -e "s/REPLACE_WITH_A_TOKEN_FROM_LOGIN/$${TOKEN:-REPLACE_WITH_A_TOKEN_FROM_LOGIN}/" \
+	    -e "s/REPLACE_WITH_A_REFRESH_TOKEN_FROM_LOGIN/$${REFRESH:-REPLACE_WITH_A_REFRESH_TOKEN_FROM_LOGIN}/" \
+	    -e "s/REPLACE_WITH_A_SESSION_ID/$${SESSION:-REPLACE_WITH_A_SESSION_ID}/g" "events/$(FN).json" > "$$event"; \
 	$(WITH_ENV) bash -c 'cargo lambda invoke "$$0" --invoke-address 127.0.0.1 --invoke-port "$$PORT" --data-file "$$1"' "$(FN)" "$$event"; echo
 
 # --- performance -------------------------------------------------------------------------------

@@ -101,6 +101,11 @@ async fn event_for(f: &Fixture, function: &str, n: usize) -> String {
         "login" => Event::v2("login").json_body(&json!({ "cellnumber": "+15550000002", "password": "user-password-2" })),
         "logout" => Event::v2("logout").bearer(&token(&f.app, "+15550000002", "user-password-2").await),
         "get-me" => Event::v2("get-me").bearer(&f.user),
+        "refresh-token" => {
+            let grant = api_tests::login(&f.app, "+15550000002", "user-password-2").await;
+            Event::v2("refresh-token").json_body(&json!({ "refreshToken": grant.body["refreshToken"] }))
+        }
+        "list-sessions" => Event::v2("list-sessions").bearer(&f.admin),
         "change-password" => Event::v2("change-password")
             .bearer(&f.user)
             .json_body(&json!({ "currentPassword": "not-the-password", "newPassword": "unused-password-1" })),
@@ -261,10 +266,18 @@ struct Endpoint {
     function: &'static str,
 }
 
-const ENDPOINTS: [Endpoint; 9] = [
+const ENDPOINTS: [Endpoint; 11] = [
     Endpoint {
         route: "GET /api/users/me",
         function: "get-me",
+    },
+    Endpoint {
+        route: "POST /api/users/token/refresh",
+        function: "refresh-token",
+    },
+    Endpoint {
+        route: "GET /api/users/me/sessions",
+        function: "list-sessions",
     },
     Endpoint {
         route: "GET /api/users/{id}",
@@ -309,6 +322,8 @@ async fn call_endpoint(f: &Fixture, app: &App, function: &str, i: usize) -> Answ
 async fn dispatch(app: &App, function: &str, event: Event) -> Answer {
     match function {
         "get-me" => call!(get_me, app, event),
+        "refresh-token" => call!(refresh_token, app, event),
+        "list-sessions" => call!(list_sessions, app, event),
         "get-user" => call!(get_user, app, event),
         "list-users" => call!(list_users, app, event),
         "update-user" => call!(update_user, app, event),
@@ -577,7 +592,9 @@ async fn main() {
         } else {
             count_round_trips(&f, endpoint.function).await
         };
-        let n = if ["get-me", "get-user", "list-users", "docs"].contains(&endpoint.function) {
+        let n = if ["get-me", "list-sessions", "get-user", "list-users", "docs"]
+            .contains(&endpoint.function)
+        {
             warm_reads()
         } else {
             warm_writes()
@@ -605,6 +622,8 @@ async fn main() {
     writeln!(report, "|---|---|---|---|---|---|---|").unwrap();
     let functions = [
         "get-me",
+        "refresh-token",
+        "list-sessions",
         "get-user",
         "list-users",
         "login",

@@ -12,8 +12,11 @@ What a run may send:
 - only what a function gets to answer (no body that is not UTF-8: see `filter_case`);
 - nothing that spoils the users the runs rely on (FUZZ_PROTECTED_IDS): `filter_case` keeps such
   cases from being generated, `before_call` defuses those the stateful phase puts together;
+- nor ends the sessions of the runs' own tokens (FUZZ_PROTECTED_SESSIONS);
 - in the logout run (FUZZ_FRESH_LOGIN=`cellnumber:password`, FUZZ_BASE_URL), a token of its own
-  for every case, so that each logout has something to revoke.
+  for every case, so that each logout has something to revoke;
+- in the refresh run (FUZZ_FRESH_REFRESH=`cellnumber:password`, FUZZ_BASE_URL), a refresh token
+  of its own for every schema-valid case, so that each refresh has something to spend.
 
 Failures not counted, but set apart in FUZZ_SET_APART_LOG (run.py prints how many):
 - `JSON_SCHEMA_GAPS`: rules of the API no JSON Schema can state, where the acceptance checks
@@ -34,6 +37,9 @@ import urllib.request
 import schemathesis
 
 PROTECTED_IDS = {int(part) for part in os.environ.get("FUZZ_PROTECTED_IDS", "").split(",") if part.strip()}
+PROTECTED_SESSIONS = {part for part in os.environ.get("FUZZ_PROTECTED_SESSIONS", "").split(",") if part}
+# A well-formed session id no session has.
+NO_SESSION = "AAAAAAAAAAAAAAAAAAAAAA"
 SECRET = os.environ.get("FUZZ_SECRET", "")
 STATUS_LOG = os.environ.get("FUZZ_STATUS_LOG")
 SET_APART_LOG = os.environ.get("FUZZ_SET_APART_LOG")
@@ -185,6 +191,8 @@ def filter_case(context, case):
     """
     if not _utf8(case.body):
         return False
+    if (case.path_parameters or {}).get("sessionId") in PROTECTED_SESSIONS:
+        return False
     method = case.operation.method.upper()
     if method not in ("DELETE", "PATCH") or _path_id(case) not in PROTECTED_IDS:
         return True
@@ -201,6 +209,10 @@ def before_call(context, case, kwargs):
     merges fields read from earlier responses into a case's body and path): a protected user's
     risky fields are dropped from the PATCH, and a DELETE of it goes to a user that does not exist.
     """
+    if FRESH_REFRESH and case.operation.path == "/api/users/token/refresh":
+        _give_fresh_refresh_token(case)
+    if (case.path_parameters or {}).get("sessionId") in PROTECTED_SESSIONS:
+        case.path_parameters["sessionId"] = NO_SESSION
     method = case.operation.method.upper()
     if method not in ("DELETE", "PATCH") or _path_id(case) not in PROTECTED_IDS:
         return
@@ -208,6 +220,30 @@ def before_call(context, case, kwargs):
         case.path_parameters["id"] = NOBODY
     elif isinstance(case.body, dict) and RISKY_PATCH_FIELDS & set(case.body):
         case.body = {key: value for key, value in case.body.items() if key not in RISKY_PATCH_FIELDS}
+
+
+FRESH_REFRESH = os.environ.get("FUZZ_FRESH_REFRESH")
+
+
+def _sign_in(credentials: str) -> dict:
+    cellnumber, _, password = credentials.partition(":")
+    request = urllib.request.Request(
+        os.environ["FUZZ_BASE_URL"].rstrip("/") + "/api/users/login",
+        data=json.dumps({"cellnumber": cellnumber, "password": password}).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def _give_fresh_refresh_token(case) -> None:
+    """A schema-valid refresh body gets a real, unspent refresh token; the rest are sent as made."""
+    body = case.body
+    if isinstance(body, dict) and set(body) == {"refreshToken"}:
+        token = body["refreshToken"]
+        if isinstance(token, str) and 1 <= len(token) <= 512:
+            case.body = {"refreshToken": _sign_in(FRESH_REFRESH)["refreshToken"]}
 
 
 @schemathesis.hook
@@ -218,21 +254,11 @@ def after_call(context, case, response):
 
 
 if os.environ.get("FUZZ_FRESH_LOGIN"):
-    _cellnumber, _, _password = os.environ["FUZZ_FRESH_LOGIN"].partition(":")
-    _login_url = os.environ["FUZZ_BASE_URL"].rstrip("/") + "/api/users/login"
-
     # Not cached (every case signs in anew), and no new login on a 401: a 401 must stay visible.
     @schemathesis.auth(refresh_interval=None, retry_on=[])
     class FreshToken:
         def get(self, case, context):
-            request = urllib.request.Request(
-                _login_url,
-                data=json.dumps({"cellnumber": _cellnumber, "password": _password}).encode(),
-                headers={"content-type": "application/json"},
-                method="POST",
-            )
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.load(response)["token"]
+            return _sign_in(os.environ["FUZZ_FRESH_LOGIN"])["token"]
 
         def set(self, case, data, context):
             case.headers = case.headers or {}

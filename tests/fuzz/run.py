@@ -9,7 +9,9 @@
    - admin: every operation but logout, with the admin's token;
    - user: every operation but login and logout, with the normal user's token;
    - logout: POST /api/users/logout alone, each case with a fresh token of a third user, made
-     only now so that no earlier run can have touched it.
+     only now so that no earlier run can have touched it;
+   - refresh: POST /api/users/token/refresh alone, each schema-valid case with a fresh refresh
+     token of that third user.
    The admin and the user are protected from the cases that would spoil the runs after them
    (hooks.py), and their tokens must still work after every run.
 4. One `fuzz:` line per run, a table of the statuses each operation answered, and the totals:
@@ -53,7 +55,7 @@ VERBOSE = os.environ.get("FUZZ_VERBOSE") == "1"
 
 ADMIN = ("+15550000001", "fuzz-admin-password")  # the document's login example: it gets throttled
 USER = ("+15550000002", "fuzz-user-password")  # the document's NewUser example: creating it is a 409
-SESSIONS = ("+15550009999", "fuzz-sessions-password")  # signs in for every logout case
+SESSIONS = ("+15550009999", "fuzz-sessions-password")  # signs in for every logout and refresh case
 
 CHECKS = [
     "not_a_server_error",
@@ -85,6 +87,10 @@ WARM_UP = [
     ("GET", "/api/users/1", 401),
     ("PATCH", "/api/users/1", 401),
     ("DELETE", "/api/users/1", 401),
+    ("POST", "/api/users/token/refresh", 422),
+    ("GET", "/api/users/me/sessions", 401),
+    ("DELETE", "/api/users/me/sessions/AAAAAAAAAAAAAAAAAAAAAA", 401),
+    ("DELETE", "/api/users/1/sessions", 401),
 ]
 
 
@@ -175,11 +181,12 @@ class Watch:
                 self.process.wait()
 
 
-def login(base: str, who: tuple[str, str]) -> str:
+def login(base: str, who: tuple[str, str]) -> dict:
+    """The session grant of a login."""
     status, body = call(base, "POST", "/api/users/login", body={"cellnumber": who[0], "password": who[1]})
     if status != 200:
         raise SystemExit(f"login of {who[0]}: {status} {body}")
-    return body["token"]
+    return body
 
 
 def create_user(base: str, admin_token: str, who: tuple[str, str], name: str) -> int:
@@ -306,11 +313,17 @@ def main() -> int:
         watch.wait_listening()
         watch.warm_up()
         base = watch.base
-        admin = login(base, ADMIN)
+        admin_grant = login(base, ADMIN)
+        admin = admin_grant["token"]
         admin_id = call(base, "GET", "/api/users/me", admin)[1]["id"]
         user_id = create_user(base, admin, USER, "Fuzz User")
-        user = login(base, USER)
-        guarded = {"FUZZ_PROTECTED_IDS": f"{admin_id},{user_id}", "FUZZ_SECRET": secret_key}
+        user_grant = login(base, USER)
+        user = user_grant["token"]
+        guarded = {
+            "FUZZ_PROTECTED_IDS": f"{admin_id},{user_id}",
+            "FUZZ_PROTECTED_SESSIONS": f"{admin_grant['sessionId']},{user_grant['sessionId']}",
+            "FUZZ_SECRET": secret_key,
+        }
         admin_header = ["-H", f"Authorization: Bearer {admin}"]
         user_header = ["-H", f"Authorization: Bearer {user}"]
         runs.append(Run("admin", [*admin_header, "--exclude-path", "/api/users/logout"], guarded))
@@ -334,6 +347,21 @@ def main() -> int:
             )
         )
         schemathesis(base, runs[-1], workdir)
+        runs.append(
+            Run(
+                "refresh",
+                ["--include-path", "/api/users/token/refresh"],
+                {
+                    **guarded,
+                    "FUZZ_PROTECTED_IDS": f"{admin_id},{user_id},{sessions_id}",
+                    "FUZZ_FRESH_REFRESH": f"{SESSIONS[0]}:{SESSIONS[1]}",
+                    "FUZZ_BASE_URL": base,
+                },
+            )
+        )
+        schemathesis(base, runs[-1], workdir)
+        still_signed_in(base, admin, 1, "admin")
+        still_signed_in(base, user, 2, "user")
         table = status_table(workdir)
     finally:
         if watch is not None:

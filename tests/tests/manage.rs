@@ -619,9 +619,12 @@ async fn login_removes_expired_tokens_and_stale_failures() {
     let f = fixture().await;
     let mut conn = f.app.pool.get_conn().await.unwrap();
     conn.exec_drop(
-        "INSERT INTO access_token (jti, user_id, created, expires) VALUES \
-         (REPEAT('a', 32), ?, UTC_TIMESTAMP(6) - INTERVAL 2 DAY, UTC_TIMESTAMP(6) - INTERVAL 1 DAY), \
-         (REPEAT('b', 32), ?, UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, UTC_TIMESTAMP(6) - INTERVAL 1 HOUR)",
+        "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
+         SELECT REPEAT('a', 32), user_id, id, UTC_TIMESTAMP(6) - INTERVAL 2 DAY, \
+                UTC_TIMESTAMP(6) - INTERVAL 1 DAY FROM session WHERE user_id = ? \
+         UNION ALL \
+         SELECT REPEAT('b', 32), user_id, id, UTC_TIMESTAMP(6) - INTERVAL 2 HOUR, \
+                UTC_TIMESTAMP(6) - INTERVAL 1 HOUR FROM session WHERE user_id = ?",
         (f.user_id, f.admin_id),
     )
     .await

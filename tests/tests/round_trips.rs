@@ -154,9 +154,9 @@ async fn writes_cost_what_their_atomicity_needs() {
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "user-password-2").await })
         .await;
     assert_eq!(
-        logins, 6,
-        "login: attempt counted per address and in total (before bcrypt), user, guarded token \
-         insert, throttle reset, expired-row clean-up"
+        logins, 7,
+        "login: attempt counted per address and in total (before bcrypt), user, guarded session \
+         insert, token insert, throttle reset, expired-row clean-up"
     );
     let failed = c
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "wrong-password").await })
@@ -174,7 +174,7 @@ async fn writes_cost_what_their_atomicity_needs() {
             call!(logout, &c.app, Event::v2("logout").bearer(&session))
         })
         .await;
-    assert_eq!(logout, 2, "logout: token check and delete");
+    assert_eq!(logout, 2, "logout: token check and ending the session");
 
     let mut victims = Vec::new();
     for n in 0..2 {
@@ -199,5 +199,89 @@ async fn writes_cost_what_their_atomicity_needs() {
     assert_eq!(
         delete, 2,
         "DELETE /api/users/{{id}} of a normal user: token check and delete"
+    );
+}
+
+#[tokio::test]
+async fn sessions_cost_what_me_costs_or_one_more() {
+    let c = counted().await;
+    let grants = std::sync::Mutex::new(Vec::new());
+    for _ in 0..2 {
+        let grant = api_tests::login(&c.fixture.app, "+15550000002", "user-password-2").await;
+        grants.lock().unwrap().push(grant.body);
+    }
+    let refresh = c
+        .round_trips(|| {
+            let grant = grants.lock().unwrap().pop().unwrap();
+            let app = &c.app;
+            async move {
+                let body = json!({ "refreshToken": grant["refreshToken"] });
+                call!(
+                    refresh_token,
+                    app,
+                    Event::v2("refresh-token").json_body(&body)
+                )
+            }
+        })
+        .await;
+    assert_eq!(
+        refresh, 3,
+        "refresh: the session by its refresh hash (with the user's role), the conditional \
+         rotation, the new access token"
+    );
+
+    let listed = c
+        .round_trips(|| async {
+            call!(
+                list_sessions,
+                &c.app,
+                Event::v2("list-sessions").bearer(&c.fixture.user)
+            )
+        })
+        .await;
+    assert_eq!(
+        listed, 2,
+        "GET /api/users/me/sessions: token check and the list"
+    );
+
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let grant = api_tests::login(&c.fixture.app, "+15550000002", "user-password-2").await;
+        sessions.push(grant.body["sessionId"].as_str().unwrap().to_owned());
+    }
+    let ended = c
+        .round_trips(|| {
+            let id = sessions.pop().unwrap();
+            let (app, user) = (&c.app, c.fixture.user.clone());
+            async move {
+                call!(
+                    delete_session,
+                    app,
+                    Event::v2("delete-session")
+                        .bearer(&user)
+                        .path_param("sessionId", &id)
+                )
+            }
+        })
+        .await;
+    assert_eq!(
+        ended, 2,
+        "DELETE /api/users/me/sessions/{{id}}: token check and the update"
+    );
+
+    let revoked = c
+        .round_trips(|| async {
+            call!(
+                revoke_user_sessions,
+                &c.app,
+                Event::v2("revoke-user-sessions")
+                    .bearer(&c.fixture.admin)
+                    .path_param("id", &c.fixture.user_id.to_string())
+            )
+        })
+        .await;
+    assert_eq!(
+        revoked, 2,
+        "DELETE /api/users/{{id}}/sessions: token check with the user, the update"
     );
 }

@@ -304,3 +304,74 @@ fn forty_parallel_wrong_logins_over_http_reach_bcrypt_at_most_the_limit() {
     // watch names every client 127.0.0.1 (it ignores the peer and X-Forwarded-For alike).
     assert_eq!(addresses, ["127.0.0.1"]);
 }
+
+/// The session routes behind watch's router: `/api/users/me/sessions/{sessionId}` and
+/// `/api/users/{id}/sessions` beside `/api/users/{id}`, and refresh without a token.
+#[test]
+fn sessions_over_http_under_cargo_lambda_watch() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = runtime.block_on(TestDb::new());
+    let app = test_app(&db);
+    let user_id = runtime.block_on(async {
+        insert_user(&app, 1, "+15550000001", "admin-password-1").await;
+        insert_user(&app, 2, "+15550000002", "user-password-2").await
+    });
+    let server = Served::start(&test_env(&db));
+    let admin = server.login("+15550000001", "admin-password-1").body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = server.login("+15550000002", "user-password-2").body;
+    let second = server.login("+15550000002", "user-password-2").body;
+    let token = |grant: &serde_json::Value| grant["token"].as_str().unwrap().to_owned();
+
+    let renewed = server.call(
+        "POST",
+        "/api/users/token/refresh",
+        None,
+        Some(&json!({ "refreshToken": first["refreshToken"] })),
+    );
+    assert_eq!(renewed.status, 200, "{}\n{}", renewed.body, server.logs());
+    assert_eq!(renewed.body["sessionId"], first["sessionId"]);
+
+    let listed = server.call("GET", "/api/users/me/sessions", Some(&token(&second)), None);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(listed.body["items"][0]["current"], true);
+
+    let path = format!(
+        "/api/users/me/sessions/{}",
+        first["sessionId"].as_str().unwrap()
+    );
+    let ended = server.call("DELETE", &path, Some(&token(&second)), None);
+    assert_eq!(ended.status, 204, "{}", ended.body);
+    let me = server.call("GET", "/api/users/me", Some(&token(&renewed.body)), None);
+    assert_eq!(me.status, 401);
+    let again = server.call("DELETE", &path, Some(&token(&second)), None);
+    assert_eq!(again.status, 404);
+    assert_eq!(again.body["detail"], "Session not found");
+
+    let bad_scope = server.call(
+        "POST",
+        "/api/users/logout?scope=all",
+        Some(&token(&second)),
+        None,
+    );
+    assert_eq!(bad_scope.status, 422, "{}", bad_scope.body);
+    let path = format!("/api/users/{user_id}/sessions");
+    let revoked = server.call("DELETE", &path, Some(&admin), None);
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    let me = server.call("GET", "/api/users/me", Some(&token(&second)), None);
+    assert_eq!(me.status, 401);
+    let global = server.call("POST", "/api/users/logout?scope=global", Some(&admin), None);
+    assert_eq!(global.status, 204);
+    assert_eq!(
+        server
+            .call("GET", "/api/users/me", Some(&admin), None)
+            .status,
+        401
+    );
+}
