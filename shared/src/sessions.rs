@@ -260,16 +260,9 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<SessionGrant,
         return Err(ApiError::Unauthorized);
     };
     let (refresh_token, new_hash) = new_refresh_token()?;
-    if is_current {
-        conn.exec_drop(
-            "UPDATE session SET previous_refresh_hash = refresh_hash, refresh_hash = ?, \
-             refreshed = ? WHERE id = ? AND refresh_hash = ? AND ended IS NULL",
-            (&new_hash[..], now().naive_utc(), &id, hash),
-        )
-        .await?;
-    }
+    let rotated = is_current && rotate(&mut conn, &id, hash, &new_hash).await?;
     // Not current, or spent by a concurrent refresh since it was read: a replay.
-    if !is_current || conn.affected_rows() != 1 {
+    if !rotated {
         end_sessions(&mut conn, user_id, Ended::One(&id)).await?;
         tracing::warn!(
             session_id = %id,
@@ -285,6 +278,32 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<SessionGrant,
         expires: expires.and_utc(),
     };
     grant(app, &mut conn, &live, refresh_token, ApiError::Unauthorized).await
+}
+
+/// Replaces the session's refresh hash `presented` by `next`; false when `presented` is no longer
+/// its current one (spent since it was read). Concurrent rotations of one session lock its row
+/// by the primary key first: found through the unique index of the hash, two of them deadlock
+/// (each holding the index entry the other's insert of the new hash waits for). A deadlock that
+/// happens all the same is the race lost.
+async fn rotate(
+    conn: &mut Conn,
+    id: &str,
+    presented: &[u8],
+    next: &[u8; 32],
+) -> Result<bool, ApiError> {
+    let rotated = conn
+        .exec_drop(
+            "UPDATE session FORCE INDEX (PRIMARY) \
+             SET previous_refresh_hash = refresh_hash, refresh_hash = ?, refreshed = ? \
+             WHERE id = ? AND refresh_hash = ? AND ended IS NULL",
+            (&next[..], now().naive_utc(), id, presented),
+        )
+        .await;
+    match rotated {
+        Ok(()) => Ok(conn.affected_rows() == 1),
+        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::DEADLOCK => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Which of a user's sessions [`end_sessions`] ends.

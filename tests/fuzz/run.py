@@ -282,7 +282,7 @@ def status_table(workdir: Path) -> list[str]:
     table = []
     for label in sorted({label for label, _ in seen}, key=lambda label: label.split()[::-1]):
         statuses = sorted(status for other, status in seen if other == label)
-        table.append(f"  {label:<28}" + "  ".join(f"{status}: {seen[label, status]}" for status in statuses))
+        table.append(f"  {label:<44}" + "  ".join(f"{status}: {seen[label, status]}" for status in statuses))
     return table
 
 

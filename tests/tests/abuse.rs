@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use api_tests::{
     app_with, call, count, fixture, insert_user, login, login_from, test_app_with, token, Answer,
-    Event, TestDb, ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
+    Event, Fixture, TestDb, ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
@@ -268,74 +268,72 @@ async fn of_two_concurrent_self_changes_exactly_one_wins() {
     assert!(!password_works(&f.app, USER_PASS).await);
 }
 
-/// A user whose stored hash takes long to verify (cost 12), so another request can land while
-/// a login checks it.
-async fn slow_to_verify_user(app: &App) -> u64 {
+/// Signs in a user whose stored hash takes long to verify (cost 12), runs `meanwhile` (the admin
+/// acting on that user's id) while the login checks it, and answers the login's outcome, the
+/// user's id and how many sessions and tokens it has afterwards.
+async fn login_racing<F, Fut>(f: &Fixture, meanwhile: F) -> (Answer, u64, u64)
+where
+    F: FnOnce(u64) -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
     let hash = shared::password::hash(USER_PASS, 12).await.unwrap();
-    let id = insert_user(app, 2, "+15550000077", "placeholder").await;
-    let mut conn = app.pool.get_conn().await.unwrap();
+    let id = insert_user(&f.app, 2, "+15550000077", "placeholder").await;
+    let mut conn = f.app.pool.get_conn().await.unwrap();
     conn.exec_drop(
         "UPDATE users SET password_hash = ? WHERE id = ?",
         (hash, id),
     )
     .await
     .unwrap();
-    id
+    let url = f.db.url.clone();
+    let signing_in = tokio::spawn(async move {
+        let app = app_with(&url, &[("BCRYPT_COST", "12")]);
+        login(&app, "+15550000077", USER_PASS).await
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let acted = meanwhile(id).await;
+    assert_eq!(acted.status, 200, "{}", acted.body);
+    let outcome = signing_in.await.unwrap();
+    let left = format!(
+        "SELECT (SELECT COUNT(*) FROM access_token WHERE user_id = {id}) \
+              + (SELECT COUNT(*) FROM session WHERE user_id = {id} AND ended IS NULL)"
+    );
+    (outcome, id, count(&f.app, &left).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_login_that_races_the_deletion_of_its_user_is_401_and_leaves_no_token() {
-    let f = fixture().await;
-    let id = slow_to_verify_user(&f.app).await;
-    let url = f.db.url.clone();
-    let signing_in = tokio::spawn(async move {
-        login(
-            &app_with(&url, &[("BCRYPT_COST", "12")]),
-            "+15550000077",
-            USER_PASS,
+async fn a_login_that_races_the_deletion_of_its_user_is_401_and_leaves_no_session() {
+    let f = &fixture().await;
+    let (outcome, _, left) = login_racing(f, |id| async move {
+        call!(
+            delete_user,
+            &f.app,
+            Event::v2("delete-user")
+                .bearer(&f.admin)
+                .path_param("id", &id.to_string())
         )
-        .await
-    });
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    let deleted = call!(
-        delete_user,
-        &f.app,
-        Event::v2("delete-user")
-            .bearer(&f.admin)
-            .path_param("id", &id.to_string())
-    );
-    assert_eq!(deleted.status, 200, "{}", deleted.body);
-    signing_in.await.unwrap().assert_error(401);
-    let sql = format!("SELECT COUNT(*) FROM access_token WHERE user_id = {id}");
-    assert_eq!(count(&f.app, &sql).await, 0);
+    })
+    .await;
+    outcome.assert_error(401);
+    assert_eq!(left, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_login_that_races_an_admin_password_reset_gets_no_token() {
-    let f = fixture().await;
-    let id = slow_to_verify_user(&f.app).await;
-    let url = f.db.url.clone();
-    let signing_in = tokio::spawn(async move {
-        login(
-            &app_with(&url, &[("BCRYPT_COST", "12")]),
-            "+15550000077",
-            USER_PASS,
+async fn a_login_that_races_an_admin_password_reset_gets_no_session() {
+    let f = &fixture().await;
+    let (outcome, _, left) = login_racing(f, |id| async move {
+        call!(
+            update_user,
+            &f.app,
+            Event::v2("update-user")
+                .bearer(&f.admin)
+                .path_param("id", &id.to_string())
+                .json_body(&json!({ "password": "admin-chosen-pass-1" }))
         )
-        .await
-    });
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    let reset = call!(
-        update_user,
-        &f.app,
-        Event::v2("update-user")
-            .bearer(&f.admin)
-            .path_param("id", &id.to_string())
-            .json_body(&json!({ "password": "admin-chosen-pass-1" }))
-    );
-    assert_eq!(reset.status, 200, "{}", reset.body);
-    signing_in.await.unwrap().assert_error(401);
-    let sql = format!("SELECT COUNT(*) FROM access_token WHERE user_id = {id}");
-    assert_eq!(count(&f.app, &sql).await, 0);
+    })
+    .await;
+    outcome.assert_error(401);
+    assert_eq!(left, 0);
 }
 
 #[tokio::test]

@@ -6,14 +6,21 @@ use api_tests::{insert_user, test_app, test_env, TestDb};
 use mysql_async::prelude::Queryable;
 use serde_json::json;
 
-#[test]
-fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
+/// A runtime for the setup and checks beside the HTTP calls, and a database of its own with an app
+/// on it.
+fn database() -> (tokio::runtime::Runtime, TestDb, shared::App) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let db = runtime.block_on(TestDb::new());
     let app = test_app(&db);
+    (runtime, db, app)
+}
+
+#[test]
+fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
+    let (runtime, db, app) = database();
     let (admin_id, user_id) = runtime.block_on(async {
         (
             insert_user(&app, 1, "+15550000001", "admin-password-1").await,
@@ -83,12 +90,7 @@ fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
 
 #[test]
 fn the_whole_contract_over_http_under_cargo_lambda_watch() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let app = test_app(&db);
+    let (runtime, db, app) = database();
     let admin_id = runtime.block_on(insert_user(&app, 1, "+15550000001", "admin-password-1"));
     let server = Served::start(&test_env(&db));
     let admin = server.login("+15550000001", "admin-password-1").body["token"]
@@ -257,12 +259,7 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
 /// only the database can keep the count.
 #[test]
 fn forty_parallel_wrong_logins_over_http_reach_bcrypt_at_most_the_limit() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let app = test_app(&db);
+    let (runtime, db, app) = database();
     runtime.block_on(insert_user(&app, 2, "+15550000002", "user-password-2"));
     let server = std::sync::Arc::new(Served::start_with_instances(&test_env(&db), 16));
     // One request first, so the function is built before the burst (watch builds lazily).
@@ -309,12 +306,7 @@ fn forty_parallel_wrong_logins_over_http_reach_bcrypt_at_most_the_limit() {
 /// `/api/users/{id}/sessions` beside `/api/users/{id}`, and refresh without a token.
 #[test]
 fn sessions_over_http_under_cargo_lambda_watch() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let db = runtime.block_on(TestDb::new());
-    let app = test_app(&db);
+    let (runtime, db, app) = database();
     let user_id = runtime.block_on(async {
         insert_user(&app, 1, "+15550000001", "admin-password-1").await;
         insert_user(&app, 2, "+15550000002", "user-password-2").await
