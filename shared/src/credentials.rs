@@ -38,9 +38,9 @@ pub async fn login(
     }
     let mut conn = app.conn().await?;
     let outcome = login_on(app, &mut conn, &request, source).await;
-    if !matches!(outcome, Ok(_) | Err(ApiError::Unavailable(_))) {
-        // Failures run the clean-up too, so a flood of made-up cellnumbers cannot grow the
-        // throttle's table without bound.
+    // Failures run the clean-up too, so a flood of made-up cellnumbers cannot grow the
+    // throttle's table without bound; only a database that is not answering is spared it.
+    if !matches!(outcome, Err(ApiError::Unavailable(_))) {
         remove_expired(&mut conn, config.login_window).await;
     }
     outcome
@@ -84,7 +84,6 @@ async fn login_on(
         config.bcrypt_cost,
     )
     .await;
-    remove_expired(conn, config.login_window).await;
     Ok(grant)
 }
 
