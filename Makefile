@@ -61,9 +61,10 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
 
 .PHONY: lint
-lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint and sam validate --lint
+lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint, sam validate --lint, the fallback route and CORS
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) sam validate --lint
+	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) $(VENV)/bin/python3 scripts/check-template template.yaml
 
 .PHONY: build
 build: tools ## release arm64 zip of every function under target/lambda/<function>/bootstrap.zip
