@@ -229,9 +229,16 @@ fn headless_chromium_renders_every_operation_from_the_served_page_offline() {
     eprintln!("docs page screenshot: {}", screenshot.display());
     let _ = std::fs::remove_dir_all(&profile);
 
-    // The function answered every asset the page loads, and nothing else was asked for.
+    // The docs function itself answered the page's three assets (its log has one line a request).
     let logs = server.logs();
-    for asset in ["swagger-ui-bundle.js", "swagger-ui.css", "docs.js"] {
-        assert!(logs.contains(&format!("/docs/{asset}")) || logs.contains("GET /docs/{asset}"));
-    }
+    let asset_requests = logs
+        .lines()
+        .filter(|line| {
+            line.contains("\"route\":\"GET /docs/{asset}\"") && line.contains("\"status\":200")
+        })
+        .count();
+    assert!(
+        asset_requests >= 3,
+        "{asset_requests} asset requests:\n{logs}"
+    );
 }
