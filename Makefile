@@ -29,7 +29,8 @@ $(VENV)/bin/cargo-lambda: | $(VENV)/bin/python3
 
 $(VENV)/bin/sam $(VENV)/bin/cfn-lint: | $(VENV)/bin/python3
 	@echo "installing aws-sam-cli and cfn-lint into $(VENV)"
-	$(PIP) "aws-sam-cli~=1.170" "cfn-lint~=1.58"
+	@# Exactly the SAM that scripts/sam-host-network patches.
+	$(PIP) "aws-sam-cli==1.170.0" "cfn-lint~=1.58"
 
 $(VENV)/bin/moto_server: | $(VENV)/bin/python3
 	@echo "installing moto (a local Secrets Manager for the tests) into $(VENV)"
