@@ -29,7 +29,8 @@ $(VENV)/bin/cargo-lambda: | $(VENV)/bin/python3
 
 $(VENV)/bin/sam $(VENV)/bin/cfn-lint: | $(VENV)/bin/python3
 	@echo "installing aws-sam-cli and cfn-lint into $(VENV)"
-	$(PIP) "aws-sam-cli~=1.170" "cfn-lint~=1.58"
+	@# Exactly the SAM that scripts/sam-host-network patches.
+	$(PIP) "aws-sam-cli==1.170.0" "cfn-lint~=1.58"
 
 $(VENV)/bin/moto_server: | $(VENV)/bin/python3
 	@echo "installing moto (a local Secrets Manager for the tests) into $(VENV)"
@@ -42,8 +43,16 @@ $(VENV)/bin/st: | $(VENV)/bin/python3
 .PHONY: tools
 tools: $(VENV)/bin/cargo-lambda ## install cargo-lambda (into .venv) if it is missing
 
+# The docs page test renders /docs in headless Chromium (Debian's package, offline).
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || { echo "installing chromium (Debian package) for the /docs page test"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	  { echo "could not install chromium: the /docs page test will fail (apt-get install chromium as root)"; exit 1; }; }
+
 .PHONY: test-tools
-test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st browser
 
 # --- AWS -----------------------------------------------------------------------------------------
 # Offline checks need a region but no credentials.
@@ -53,9 +62,10 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
 
 .PHONY: lint
-lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint and sam validate --lint
+lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint, sam validate --lint, the fallback route and CORS
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) sam validate --lint
+	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) $(VENV)/bin/python3 scripts/check-template template.yaml
 
 .PHONY: build
 build: tools ## release arm64 zip of every function under target/lambda/<function>/bootstrap.zip
@@ -111,10 +121,11 @@ test-db:
 FUZZ := $(VENV)/bin/python3 tests/fuzz/run.py
 
 .PHONY: test
-test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB, and make fuzz
+test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB, make fuzz and make sam-test
 	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; fuzz=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets 2>&1 | tee "$$log" || status=$$?; \
 	TEST_RUN_ID="$$run_id" $(FUZZ) 2>&1 | tee -a "$$log" || { fuzz=1; status=1; }; \
+	TEST_RUN_ID="$$run_id" $(MAKE) --no-print-directory sam-test 2>&1 | tee -a "$$log" || status=1; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; \
 	awk -v fuzz=$$fuzz '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
 	     /^fuzz: [0-9]+ cases/ { summary = $$0 } \
@@ -126,15 +137,73 @@ test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, hand
 fuzz: test-tools test-db ## fuzz the served API against its OpenAPI document (schemathesis), as an admin and a user
 	@$(FUZZ)
 
+# --- SAM local ---------------------------------------------------------------------------------
+# `sam local` over template.yaml, offline and on loopback only (see the README's SAM section):
+# the functions built on this machine (debug) for its architecture, a Docker engine without any
+# bridge (scripts/sam-engine), a stand-in base image (scripts/sam-image), containers on the host's
+# network (scripts/sam-host-network), all driven by scripts/sam-local.
+SAM_PORT ?= 3000
+SAM_ARCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+export SAM_LOCAL_DIR := $(TARGET_DIR)/sam-local
+
+.PHONY: sam-tools
+sam-tools: $(VENV)/bin/sam
+
+.PHONY: sam-build
+sam-build: sam-tools ## build every function for sam local (host debug builds, SAM_ARCH) and the template it runs
+	@SAM_DOCKERD="$${SAM_DOCKERD:-0}" scripts/sam-engine start
+	@scripts/sam-image $(SAM_ARCH)
+	$(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
+	@$(VENV)/bin/python3 scripts/sam-local-template template.yaml $(SAM_LOCAL_DIR) $(TARGET_DIR)/debug $(SAM_ARCH)
+
+# env.json's values, with the database and signing key of `make serve` (so tokens work in both).
+$(SAM_LOCAL_DIR)/env.json: env.json FORCE | sam-build
+	@./scripts/ensure-secret
+	@$(WITH_ENV) python3 -c 'import json, os, sys; env = json.load(open("env.json")); \
+	  env["Parameters"].update({k: os.environ[k] for k in ("DATABASE_URL", "SECRET_KEY", "BCRYPT_COST") if os.environ.get(k)}); \
+	  json.dump(env, open(sys.argv[1], "w"), indent=2)' $@
+
+.PHONY: FORCE
+FORCE:
+
+.PHONY: sam-api
+sam-api: sam-build $(SAM_LOCAL_DIR)/env.json ## sam local start-api on 127.0.0.1:$SAM_PORT (default 3000) over template.yaml (SAM_DOCKERD=1 starts Docker)
+	@$(CLI) migrate
+	@if $(WITH_ENV) bash -c '[ -n "$${ADMIN_CELLNUMBER:-}" ] && [ -n "$${ADMIN_PASSWORD:-}" ]'; then \
+	  $(CLI) bootstrap-admin; \
+	else \
+	  echo "ADMIN_CELLNUMBER/ADMIN_PASSWORD not set: no admin bootstrapped (see README)"; \
+	fi
+	@echo "sam local start-api on http://127.0.0.1:$(SAM_PORT) ($(SAM_ARCH), warm containers; Ctrl-C stops)"
+	scripts/sam-local start-api --env-vars $(SAM_LOCAL_DIR)/env.json --warm-containers EAGER \
+	  --host 127.0.0.1 --port $(SAM_PORT)
+
+.PHONY: sam-invoke
+sam-invoke: sam-build $(SAM_LOCAL_DIR)/env.json ## sam local invoke of FN with events/$(FN).json (TOKEN=, REFRESH=, SESSION= fill in the event)
+	@test -n "$(FN)" || { echo "usage: make sam-invoke FN=<function> [TOKEN=<token>] [REFRESH=<refresh token>] [SESSION=<session id>]; functions: $$(ls events | sed 's/\.json$$//' | tr '\n' ' ')"; exit 2; }
+	@test -f "events/$(FN).json" || { echo "no event events/$(FN).json"; exit 2; }
+	@event="$$(mktemp)"; trap 'rm -f "$$event"' EXIT; \
+	TOKEN="$(TOKEN)" REFRESH="$(REFRESH)" SESSION="$(SESSION)" scripts/fill-event "$(FN)" > "$$event"; \
+	resource="$$(awk -v fn="$(FN)" '/^  [A-Za-z0-9]+:$$/ { id = $$1 } $$1 == "Binary:" && $$2 == fn { sub(":", "", id); print id }' template.yaml)"; \
+	scripts/sam-local invoke "$$resource" --env-vars $(SAM_LOCAL_DIR)/env.json --event "$$event"
+
+# The SAM test (tests/tests/sam_local.rs): start-api over every route, and sam local invoke of
+# every event, on a database of its own. It starts the loopback-only engine when none answers,
+# and stops it afterwards.
+.PHONY: sam-test
+sam-test: export SAM_DOCKERD ?= 1
+sam-test: sam-build test-db ## the SAM local test: every route through start-api, every event through invoke
+	@status=0; TEST_RUN_ID="$${TEST_RUN_ID:-$$(date +%s)_$$$$}" $(CARGO) test --quiet -p api-tests --test sam_local -- --ignored --nocapture || status=$$?; \
+	scripts/sam-engine stop; exit $$status
+
 # --- one function at a time --------------------------------------------------------------------
 .PHONY: invoke
 invoke: tools ## send events/$(FN).json to FN under a running `make serve` (TOKEN=, REFRESH=, SESSION= fill in the event)
 	@test -n "$(FN)" || { echo "usage: make invoke FN=<function> [TOKEN=<token>] [REFRESH=<refresh token>] [SESSION=<session id>]; functions: $$(ls events | sed 's/\.json$$//' | tr '\n' ' ')"; exit 2; }
 	@test -f "events/$(FN).json" || { echo "no event events/$(FN).json"; exit 2; }
 	@event="$$(mktemp)"; trap 'rm -f "$$event"' EXIT; \
-	sed -e "s/REPLACE_WITH_A_TOKEN_FROM_LOGIN/$${TOKEN:-REPLACE_WITH_A_TOKEN_FROM_LOGIN}/" \
-	    -e "s/REPLACE_WITH_A_REFRESH_TOKEN_FROM_LOGIN/$${REFRESH:-REPLACE_WITH_A_REFRESH_TOKEN_FROM_LOGIN}/" \
-	    -e "s/REPLACE_WITH_A_SESSION_ID/$${SESSION:-REPLACE_WITH_A_SESSION_ID}/g" "events/$(FN).json" > "$$event"; \
+	TOKEN="$(TOKEN)" REFRESH="$(REFRESH)" SESSION="$(SESSION)" scripts/fill-event "$(FN)" > "$$event"; \
 	$(WITH_ENV) bash -c 'cargo lambda invoke "$$0" --invoke-address 127.0.0.1 --invoke-port "$$PORT" --data-file "$$1"' "$(FN)" "$$event"; echo
 
 # --- performance -------------------------------------------------------------------------------

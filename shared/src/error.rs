@@ -52,6 +52,12 @@ pub enum ApiError {
     /// No live session of the signed-in user has that id.
     #[error("session not found")]
     SessionNotFound,
+    /// A path the API does not have (the contract's own 404, before any authentication).
+    #[error("no such route")]
+    RouteNotFound,
+    /// A path of the API with a method it does not serve; `allow` lists those it does.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
     #[error("conflict: {0}")]
     Conflict(&'static str),
     #[error("request body too large")]
@@ -82,6 +88,8 @@ impl ApiError {
             Self::Unauthorized | Self::InvalidCredentials => 401,
             Self::Forbidden | Self::WrongCurrentPassword => 403,
             Self::NotFound | Self::SessionNotFound => 404,
+            Self::NotFound | Self::RouteNotFound => 404,
+            Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -101,6 +109,8 @@ impl ApiError {
             Self::WrongCurrentPassword => "Current password is incorrect",
             Self::NotFound => "User not found",
             Self::SessionNotFound => "Session not found",
+            Self::RouteNotFound => "Not Found",
+            Self::MethodNotAllowed { .. } => "Method Not Allowed",
             Self::Conflict(reason) => reason,
             Self::PayloadTooLarge => "Request body exceeds 64 KiB",
             Self::UnsupportedMediaType => "Content-Type must be application/json",
@@ -122,6 +132,7 @@ impl ApiError {
                 retry_after_seconds,
             } => vec![("retry-after", retry_after_seconds.max(&1).to_string())],
             Self::Unavailable(_) => vec![("retry-after", "1".to_owned())],
+            Self::MethodNotAllowed { allow } => vec![("allow", allow.clone())],
             _ => Vec::new(),
         }
     }
@@ -205,6 +216,10 @@ mod tests {
             ApiError::InvalidCredentials,
             ApiError::Forbidden,
             ApiError::NotFound,
+            ApiError::RouteNotFound,
+            ApiError::MethodNotAllowed {
+                allow: "GET".into(),
+            },
             ApiError::Conflict("Cellnumber already registered"),
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,

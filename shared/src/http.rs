@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::error::{ApiError, FieldError, MAX_BODY_BYTES};
 use crate::source_ip::SourceIp;
-use crate::App;
+use crate::{routes, App};
 
 pub use lambda_http::Error;
 
@@ -22,6 +22,7 @@ pub struct Reply {
     body: Option<Vec<u8>>,
     content_type: &'static str,
     location: Option<String>,
+    headers: Vec<(&'static str, &'static str)>,
 }
 
 impl Reply {
@@ -33,6 +34,7 @@ impl Reply {
             body: Some(body),
             content_type: "application/json",
             location: None,
+            headers: Vec::new(),
         })
     }
 
@@ -42,6 +44,7 @@ impl Reply {
             body: None,
             content_type: "application/json",
             location: None,
+            headers: Vec::new(),
         }
     }
 
@@ -51,11 +54,19 @@ impl Reply {
             body: Some(body.into()),
             content_type,
             location: None,
+            headers: Vec::new(),
         }
     }
 
     pub fn with_location(mut self, location: String) -> Self {
         self.location = Some(location);
+        self
+    }
+
+    /// A header of this response, replacing any the response has by default (the docs page's
+    /// `Content-Security-Policy`, the cache lifetime of its assets).
+    pub fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((name, value));
         self
     }
 }
@@ -97,9 +108,12 @@ where
         user_id = tracing::field::Empty
     );
     async move {
-        let outcome = match tokio::time::timeout(timeout, operation).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(ApiError::Unavailable("request timed out".into())),
+        let outcome = match unrouted_on(route, event) {
+            Some(error) => Err(error),
+            None => match tokio::time::timeout(timeout, operation).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(ApiError::Unavailable("request timed out".into())),
+            },
         };
         let response = match outcome {
             Ok(reply) => reply_response(reply),
@@ -119,6 +133,38 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// API Gateway gives `DELETE /api/users/me` to the route `DELETE /api/users/{id}`, but `me` is a
+/// path of its own, which does not serve DELETE: 405, before any authentication, as for every
+/// request no route takes. Only routes with a path parameter can be reached that way.
+fn unrouted_on(route: &str, event: &Request) -> Option<ApiError> {
+    if !route.contains('{') {
+        return None;
+    }
+    match routes::resolve(event.method().as_str(), event.raw_http_path()) {
+        routes::Routing::MethodNotAllowed(allow) => Some(ApiError::MethodNotAllowed {
+            allow: allow.join(", "),
+        }),
+        routes::Routing::Routed | routes::Routing::NotFound => None,
+    }
+}
+
+/// The answer to a request no route of the API takes (API Gateway's `$default` route): 404 for a
+/// path the API does not have, 405 with `Allow` for one of its paths with another method.
+pub fn unrouted(event: &Request) -> ApiError {
+    let (method, path) = (event.method().as_str(), event.raw_http_path());
+    match routes::resolve(method, path) {
+        routes::Routing::NotFound => ApiError::RouteNotFound,
+        routes::Routing::MethodNotAllowed(allow) => ApiError::MethodNotAllowed {
+            allow: allow.join(", "),
+        },
+        // A route of the template that reached the fallback: the deployment's routes and the
+        // compiled-in template disagree.
+        routes::Routing::Routed => {
+            ApiError::Internal(format!("{method} {path} reached the fallback"))
+        }
+    }
 }
 
 fn base_response(status: u16, content_type: &'static str, body: Option<Vec<u8>>) -> Response<Body> {
@@ -144,6 +190,11 @@ fn reply_response(reply: Reply) -> Response<Body> {
     let mut response = base_response(reply.status, reply.content_type, reply.body);
     if let Some(location) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert("location", location);
+    }
+    for (name, value) in reply.headers {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
     }
     response
 }

@@ -194,27 +194,6 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// The interactive page at `/docs`: Swagger UI (loaded by the reader's browser) over
-/// `/api/openapi.json`.
-pub const DOCS_HTML: &str = r##"<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>User management API</title>
-  <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-  <script>
-    // Relative, so it works behind any stage or domain.
-    const spec = new URL("api/openapi.json", window.location.href.replace(/docs\/?$/, "")).href;
-    window.ui = SwaggerUIBundle({ url: spec, dom_id: "#swagger-ui" });
-  </script>
-</body>
-</html>
-"##;
-
 #[utoipa::path(post, path = "/api/users/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in: a new session", body = SessionGrant),

@@ -101,20 +101,31 @@ impl Served {
         for name in cargo_test_vars() {
             command.env_remove(name);
         }
+        Self::spawn(
+            command,
+            port,
+            log,
+            "cargo lambda is not installed: run the tests with `make test`, which installs it",
+        )
+    }
+
+    /// Spawns `command`, a server of the API that listens on `port` and writes to `log`, in a
+    /// process group of its own, and waits until it listens.
+    pub fn spawn(mut command: Command, port: u16, log: PathBuf, missing: &str) -> Self {
         #[cfg(unix)]
         {
             use std::os::unix::process::CommandExt;
             // Its own process group, so stopping it stops the functions it spawned too.
             command.process_group(0);
         }
-        let child = command.spawn().expect(
-            "cargo lambda is not installed: run the tests with `make test`, which installs it",
-        );
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut child = command.spawn().expect(missing);
+        let deadline = Instant::now() + Duration::from_secs(180);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = child.try_wait().ok().flatten();
             assert!(
-                Instant::now() < deadline,
-                "cargo lambda watch did not listen on {port}; log: {}",
+                Instant::now() < deadline && exited.is_none(),
+                "{:?} did not listen on {port} ({exited:?}); log: {}",
+                command.get_program(),
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -201,6 +212,15 @@ impl Served {
 impl Drop for Served {
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
+        // SIGINT: what Ctrl-C sends; SAM stops its containers on it, cargo lambda watch exits.
+        let _ = Command::new("kill").args(["-INT", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

@@ -1,9 +1,13 @@
 //! The routes of template.yaml (AWS), of the cargo lambda watch router (local) and of the
 //! OpenAPI document are one set, so they cannot drift apart.
 
-use api_tests::{template_routes, watch_routes};
+use api_tests::{template_routes, watch_fallbacks, watch_routes};
 
-const DOCS_ROUTES: [(&str, &str); 2] = [("GET", "/api/openapi.json"), ("GET", "/docs")];
+const DOCS_ROUTES: [(&str, &str); 3] = [
+    ("GET", "/api/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/{asset}"),
+];
 
 #[test]
 fn template_router_and_openapi_document_serve_the_same_routes() {
@@ -27,10 +31,57 @@ fn template_router_and_openapi_document_serve_the_same_routes() {
     );
 
     // Every route of the contract, once.
-    assert_eq!(watch.len(), 15);
+    assert_eq!(watch.len(), 16);
     let mut unique = watch.clone();
     unique.dedup();
     assert_eq!(unique, watch);
+}
+
+#[test]
+fn what_no_route_takes_goes_to_the_fallback_in_aws_and_under_watch() {
+    // The fallback knows the routes from the template compiled into it.
+    let table: Vec<(String, String)> = shared::routes::table()
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(table, template_routes());
+
+    // In AWS: the fallback function is the $default route (an HttpApi event with no path).
+    let root = format!("{}/..", env!("CARGO_MANIFEST_DIR"));
+    let template = std::fs::read_to_string(format!("{root}/template.yaml")).unwrap();
+    let fallback = &template[template.find("  FallbackFunction:").unwrap()..];
+    let fallback = &fallback[..fallback[3..]
+        .find("\n  Migrate")
+        .map_or(fallback.len(), |i| i + 3)];
+    assert!(fallback.contains("Binary: fallback\n"), "{fallback}");
+    assert!(fallback.contains("Type: HttpApi"), "{fallback}");
+    assert!(
+        !fallback.contains("Path:"),
+        "the fallback must be $default: {fallback}"
+    );
+
+    // Under cargo lambda watch: every other method of each path, and every other path.
+    let routes = watch_routes();
+    let fallbacks = watch_fallbacks();
+    let mut paths: Vec<&String> = routes.iter().map(|(_, path)| path).collect();
+    paths.sort();
+    paths.dedup();
+    for path in paths {
+        for method in shared::routes::METHODS {
+            let served = routes.contains(&(method.to_owned(), path.clone()));
+            let to_fallback = fallbacks.contains(&(Some(method.to_owned()), path.clone()));
+            assert!(
+                served != to_fallback,
+                "{method} {path}: served by a function and by the fallback, or by neither"
+            );
+        }
+    }
+    for catch_all in ["/", "/{*path}"] {
+        assert!(
+            fallbacks.contains(&(None, catch_all.to_owned())),
+            "{catch_all} must go to the fallback"
+        );
+    }
 }
 
 #[test]

@@ -79,13 +79,10 @@ fn sign_in_and_read_over_http_under_cargo_lambda_watch() {
         200
     );
 
-    // Paths and methods outside the contract are not routed.
-    assert_eq!(
-        server
-            .call("GET", "/api/nothing-here", Some(&admin), None)
-            .status,
-        404
-    );
+    // Paths outside the contract: its own 404, not the local emulator's page.
+    let unknown = server.call("GET", "/api/nothing-here", Some(&admin), None);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body, json!({ "detail": "Not Found" }));
 }
 
 #[test]
