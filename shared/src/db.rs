@@ -37,6 +37,8 @@ pub enum DbSetupError {
     Server(#[from] mysql_async::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
+    #[error("another migration run held the migration lock for longer than {0:?}; try again when it is done")]
+    MigrationLockBusy(Duration),
 }
 
 fn parse(database_url: &str) -> Result<Opts, DbSetupError> {
@@ -129,14 +131,48 @@ pub async fn finish<T>(
     }
 }
 
-/// Applies every migration not yet applied; returns how many ran.
+/// How long a migration run waits for another one (a deploy's custom resource and an operator's
+/// `migrate` at once) to finish before it gives up.
+pub const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(20);
+
+/// The named lock of one database's migrations: `GET_LOCK` names are server-wide, so the name
+/// carries the database (hashed, since a name may be 64 characters at most).
+const MIGRATION_LOCK: &str = "CONCAT('users-api migrations ', LEFT(SHA2(DATABASE(), 256), 32))";
+
+/// Applies every migration not yet applied; returns how many ran. One run at a time per
+/// database: the run holds a named lock, waiting for it at most [`MIGRATION_LOCK_WAIT`].
 pub async fn migrate(pool: &Pool) -> Result<usize, DbSetupError> {
-    let mut pool = pool.clone();
-    let report = embedded::migrations::runner()
-        .set_abort_divergent(true)
-        .run_async(&mut pool)
+    migrate_waiting(pool, MIGRATION_LOCK_WAIT).await
+}
+
+/// [`migrate`] with another bound on the wait for the lock. The wait is bounded by the server
+/// (`GET_LOCK`'s timeout), never by cutting the client off: a statement of a migration that a
+/// client abandons still runs to its end on the server, and MySQL commits DDL statement by
+/// statement, so a cut-off run is a half-applied one.
+pub async fn migrate_waiting(pool: &Pool, lock_wait: Duration) -> Result<usize, DbSetupError> {
+    // The lock lives as long as this session: a run that dies releases it with its connection.
+    let mut lock = pool.get_conn().await?;
+    let acquired: Option<Option<i64>> = lock
+        .exec_first(
+            format!("SELECT GET_LOCK({MIGRATION_LOCK}, ?)"),
+            (lock_wait.as_secs(),),
+        )
         .await?;
-    Ok(report.applied_migrations().len())
+    if acquired.flatten() != Some(1) {
+        return Err(DbSetupError::MigrationLockBusy(lock_wait));
+    }
+    let mut runner_pool = pool.clone();
+    let outcome = embedded::migrations::runner()
+        .set_abort_divergent(true)
+        .run_async(&mut runner_pool)
+        .await;
+    if let Err(error) = lock
+        .query_drop(format!("DO RELEASE_LOCK({MIGRATION_LOCK})"))
+        .await
+    {
+        tracing::warn!(%error, "releasing the migration lock failed; it ends with the session");
+    }
+    Ok(outcome?.applied_migrations().len())
 }
 
 /// Creates the database when missing, then migrates it: what `make migrate` and the tests run.

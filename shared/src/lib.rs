@@ -4,6 +4,7 @@
 //! Only [`http`] knows about `lambda_http`; every other module is plain domain logic that can be
 //! tested without AWS.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;
