@@ -131,6 +131,9 @@ impl ApiError {
 /// MySQL server error codes that decide a status other than 500.
 pub mod mysql_codes {
     pub const DUPLICATE_ENTRY: u16 = 1062;
+    /// The server refused the connection's credentials: after a rotation of the database secret
+    /// that the instance could not pick up yet (see `shared::pool`).
+    pub const ACCESS_DENIED: u16 = 1045;
 
     pub const TOO_MANY_CONNECTIONS: u16 = 1040;
     pub const SERVER_SHUTDOWN: u16 = 1053;
@@ -155,6 +158,7 @@ pub mod mysql_codes {
     /// Server errors that say the database cannot serve the request now, not that the request is
     /// wrong: a client that retries a moment later may well succeed, so they are 503s.
     pub const TRANSIENT: &[u16] = &[
+        ACCESS_DENIED,
         TOO_MANY_CONNECTIONS,
         SERVER_SHUTDOWN,
         LOCK_WAIT_TIMEOUT,

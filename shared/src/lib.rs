@@ -15,6 +15,7 @@ pub mod logging;
 pub mod openapi;
 pub mod password;
 pub mod policy;
+pub mod pool;
 mod sdk_http;
 pub mod secrets;
 pub mod token;

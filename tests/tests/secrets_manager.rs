@@ -98,7 +98,10 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
     let database = shared::app::Database::load()
         .await
         .expect("the migrate function loads");
-    assert_eq!(shared::db::migrate(&database.pool).await.ok(), Some(0));
+    assert_eq!(
+        shared::db::migrate(&database.pool.current()).await.ok(),
+        Some(0)
+    );
 
     // A secret that cannot be read stops the cold start with an error naming it, not a panic.
     // SAFETY: as above.

@@ -187,7 +187,7 @@ async fn apply_migrations(
     let lock_wait = budget
         .saturating_sub(started.elapsed())
         .min(shared::db::MIGRATION_LOCK_WAIT);
-    let applied = shared::db::migrate_waiting(&database.pool, lock_wait)
+    let applied = shared::db::migrate_waiting(&database.pool.current(), lock_wait)
         .await
         .map_err(|e| e.to_string())?;
     Ok((
@@ -199,7 +199,7 @@ async fn apply_migrations(
 async fn run_action(database: &Database, action: Action) -> Result<Value, String> {
     match action {
         Action::Migrate => {
-            let applied = shared::db::migrate(&database.pool)
+            let applied = shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(json!({ "applied": applied }))
@@ -212,7 +212,7 @@ async fn run_action(database: &Database, action: Action) -> Result<Value, String
         } => {
             let generated = password.is_none();
             let password = password.unwrap_or_else(generate_password);
-            shared::db::migrate(&database.pool)
+            shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
             let mut conn = database.pool.get_conn().await.map_err(|e| e.to_string())?;
