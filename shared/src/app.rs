@@ -37,6 +37,20 @@ async fn resolved_environment() -> Result<(HashMap<String, String>, Resolved), S
     Ok((vars, resolved))
 }
 
+/// The token keys: the configured key, and in AWS its previous version too, read again from the
+/// secret when it is rotated.
+fn signing_keys(config: &Config, resolved: &mut Resolved) -> TokenKeys {
+    let current = config.secret_key.expose().as_bytes();
+    let previous = resolved.previous_signing_key.take();
+    let mut versions = vec![current];
+    versions.extend(previous.as_ref().map(|key| key.expose().as_bytes()));
+    let keys = TokenKeys::with_versions(&versions, config.token_ttl);
+    match resolved.signing_key.take() {
+        Some(secret) => keys.with_source(secret.into_source()),
+        None => keys,
+    }
+}
+
 /// The pool of `url`, renewing its credentials from the secret they came from, if any.
 fn rotating_pool(
     url: &str,
@@ -100,7 +114,7 @@ impl App {
             config.database_tls,
             &mut resolved,
         )?;
-        let tokens = TokenKeys::new(config.secret_key.expose().as_bytes(), config.token_ttl);
+        let tokens = signing_keys(&config, &mut resolved);
         Ok(Self {
             config,
             pool,

@@ -71,6 +71,12 @@ pub async fn handle<F>(
 where
     F: Future<Output = Result<Reply, ApiError>>,
 {
+    // Keys that may have been rotated are read again first (every few minutes), within the
+    // request's bound.
+    let operation = async {
+        app.tokens.refresh_if_due().await;
+        operation.await
+    };
     handle_within(app.config.request_timeout, event, route, operation).await
 }
 

@@ -11,6 +11,8 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod key_ring;
+pub mod key_rotation;
 pub mod logging;
 pub mod openapi;
 pub mod password;

@@ -151,6 +151,19 @@ pub struct KeyVersions {
 }
 
 impl SigningKeySecret {
+    /// For [`crate::token::TokenKeys::with_source`]: the versions, newest first.
+    pub fn into_source(self) -> crate::key_ring::KeySource {
+        std::sync::Arc::new(move || {
+            let secret = self.clone();
+            Box::pin(async move {
+                let versions = secret.versions().await.map_err(|error| error.to_string())?;
+                Ok(std::iter::once(versions.current)
+                    .chain(versions.previous)
+                    .collect())
+            })
+        })
+    }
+
     /// `AWSCURRENT` and, when there is one, `AWSPREVIOUS`, read concurrently.
     pub async fn versions(&self) -> Result<KeyVersions, SecretsError> {
         let (current, previous) = tokio::join!(
@@ -212,7 +225,9 @@ async fn fetch(
     let output = client
         .get_secret_value()
         .secret_id(arn)
-        .set_version_stage(stage.map(str::to_owned))
+        // Named even when it is the default: the version AWSCURRENT labels is what is wanted,
+        // and some stand-ins (moto) answer the version they created first otherwise.
+        .version_stage(stage.unwrap_or("AWSCURRENT"))
         .send()
         .await
         .map_err(|error| {
