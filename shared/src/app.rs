@@ -55,9 +55,10 @@ fn signing_keys(config: &Config, resolved: &mut Resolved) -> TokenKeys {
 fn rotating_pool(
     url: &str,
     tls: crate::config::DatabaseTls,
+    setup: Vec<String>,
     resolved: &mut Resolved,
 ) -> Result<DbPool, DbSetupError> {
-    let pool = DbPool::new(url, tls)?;
+    let pool = DbPool::with_setup(url, tls, setup)?;
     Ok(match resolved.database.take() {
         Some(secret) => pool.with_credential_source(secret.into_source()),
         None => pool,
@@ -79,6 +80,7 @@ impl Database {
             pool: rotating_pool(
                 config.database_url.expose(),
                 config.database_tls,
+                Vec::new(),
                 &mut resolved,
             )?,
             bcrypt_cost: config.bcrypt_cost,
@@ -112,6 +114,7 @@ impl App {
         let pool = rotating_pool(
             config.database_url.expose(),
             config.database_tls,
+            crate::pool::request_session_setup(config.request_timeout),
             &mut resolved,
         )?;
         let tokens = signing_keys(&config, &mut resolved);

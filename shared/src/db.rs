@@ -45,6 +45,11 @@ fn parse(database_url: &str) -> Result<Opts, DbSetupError> {
     Opts::from_url(database_url).map_err(|error| DbSetupError::InvalidUrl(error.to_string()))
 }
 
+/// The TCP port of a URL (3306 when it names none).
+pub fn port_of(database_url: &str) -> Result<u16, DbSetupError> {
+    Ok(parse(database_url)?.tcp_port())
+}
+
 /// `host:port` of a URL, for messages that must not print its password.
 pub fn address_of(database_url: &str) -> String {
     match parse(database_url) {
@@ -56,6 +61,15 @@ pub fn address_of(database_url: &str) -> String {
 /// The pool of one function instance. Creating it does not connect: the first query does, so a
 /// cold start does no network work before it has a request to serve.
 pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> {
+    pool_with_setup(database_url, tls, Vec::new())
+}
+
+/// [`pool`] whose new connections first run `setup` (session settings).
+pub fn pool_with_setup(
+    database_url: &str,
+    tls: DatabaseTls,
+    setup: Vec<String>,
+) -> Result<Pool, DbSetupError> {
     let opts = parse(database_url)?;
     if opts.db_name().is_none() {
         return Err(DbSetupError::MissingDatabaseName);
@@ -72,6 +86,7 @@ pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> 
         // and RDS has no local socket.
         .prefer_socket(false)
         .tcp_nodelay(true)
+        .setup(setup)
         .ssl_opts(ssl_opts(tls));
     Ok(Pool::new(builder))
 }

@@ -77,7 +77,12 @@ where
         app.tokens.refresh_if_due().await;
         operation.await
     };
-    handle_within(app.config.request_timeout, event, route, operation).await
+    // A timed-out request may have left a transaction open, holding row locks: its connections
+    // are closed before the response, not left to a clean-up that a frozen instance never runs.
+    respond(app.config.request_timeout, event, route, operation, || {
+        app.pool.abandon()
+    })
+    .await
 }
 
 /// [`handle`] for functions that have no [`App`] (no database, no secrets).
@@ -86,6 +91,19 @@ pub async fn handle_within<F>(
     event: &Request,
     route: &'static str,
     operation: F,
+) -> Result<Response<Body>, Error>
+where
+    F: Future<Output = Result<Reply, ApiError>>,
+{
+    respond(timeout, event, route, operation, || {}).await
+}
+
+async fn respond<F>(
+    timeout: std::time::Duration,
+    event: &Request,
+    route: &'static str,
+    operation: F,
+    on_timeout: impl FnOnce(),
 ) -> Result<Response<Body>, Error>
 where
     F: Future<Output = Result<Reply, ApiError>>,
@@ -104,7 +122,10 @@ where
     async move {
         let outcome = match tokio::time::timeout(timeout, operation).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(ApiError::Unavailable("request timed out".into())),
+            Err(_) => {
+                on_timeout();
+                Err(ApiError::Unavailable("request timed out".into()))
+            }
         };
         let response = match outcome {
             Ok(reply) => reply_response(reply),

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod pool;
 mod sdk_http;
 pub mod secrets;
+mod sockets;
 pub mod token;
 pub mod users;
 pub mod validation;

@@ -8,16 +8,18 @@
 //! pool with the new credentials, and takes the connection again: the request that found out
 //! succeeds, and so does every one after it, with no cold start.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
 
 use crate::config::{DatabaseTls, Secret};
 use crate::db::{self, DbSetupError};
+use crate::sockets;
 
 /// At most one read of the secret per instance in this interval, however many requests are
 /// refused: a wrong password in the secret must not turn every request into a Secrets Manager call.
@@ -35,9 +37,34 @@ struct Current {
     generation: u64,
 }
 
+/// The sockets of this pool's connections, by the server's connection id, so that a timed-out
+/// request's connections can be closed at once (see [`DbPool::abandon`]).
+#[derive(Default)]
+struct Owned {
+    ids: HashSet<u32>,
+    inodes: HashSet<u64>,
+}
+
+/// Sockets some pool of this process has claimed (tests run many instances in one process).
+static CLAIMED: Mutex<std::collections::BTreeSet<u64>> =
+    Mutex::new(std::collections::BTreeSet::new());
+/// New connections of all the pools of the process are made one at a time, so the socket that
+/// appears during one is that connection's.
+static CONNECTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub struct DbPool {
     current: RwLock<Current>,
     tls: DatabaseTls,
+    /// Statements every new connection runs first (the lock-wait bound).
+    setup: Vec<String>,
+    port: u16,
+    owned: Mutex<Owned>,
     credentials: Option<CredentialSource>,
     /// When the secret was last read because of a refusal; held while it is read, so concurrent
     /// refusals wait for that one read instead of making their own.
@@ -48,13 +75,25 @@ pub struct DbPool {
 impl DbPool {
     /// A pool that connects lazily, on its first use.
     pub fn new(database_url: &str, tls: DatabaseTls) -> Result<Self, DbSetupError> {
+        Self::with_setup(database_url, tls, Vec::new())
+    }
+
+    /// A pool whose new connections first run `setup`.
+    pub fn with_setup(
+        database_url: &str,
+        tls: DatabaseTls,
+        setup: Vec<String>,
+    ) -> Result<Self, DbSetupError> {
         Ok(Self {
             current: RwLock::new(Current {
-                pool: db::pool(database_url, tls)?,
+                pool: db::pool_with_setup(database_url, tls, setup.clone())?,
                 url: Secret::new(database_url),
                 generation: 0,
             }),
             tls,
+            port: db::port_of(database_url)?,
+            setup,
+            owned: Mutex::new(Owned::default()),
             credentials: None,
             last_reread: tokio::sync::Mutex::new(None),
             rereads: AtomicU64::new(0),
@@ -90,16 +129,103 @@ impl DbPool {
             let current = self.read();
             (current.pool.clone(), current.generation)
         };
-        match pool.get_conn().await {
+        match self.checkout(&pool).await {
             Err(error) if is_access_denied(&error) && self.credentials.is_some() => {
                 if self.renew_credentials(generation).await {
-                    self.current().get_conn().await
+                    self.checkout(&self.current()).await
                 } else {
                     Err(error)
                 }
             }
             outcome => outcome,
         }
+    }
+
+    /// A connection of `pool`, whose socket is known when it is a new one.
+    async fn checkout(&self, pool: &mysql_async::Pool) -> Result<Conn, mysql_async::Error> {
+        let idle = pool.metrics().connections_in_pool.load(Ordering::Relaxed);
+        if idle > 0 || !cfg!(target_os = "linux") {
+            let conn = pool.get_conn().await?;
+            // An idle connection that turned out dead is replaced by a new one on the way.
+            if !lock(&self.owned).ids.contains(&conn.id()) {
+                self.claim(conn.id(), None);
+            }
+            return Ok(conn);
+        }
+        let _one_at_a_time = CONNECTING.lock().await;
+        let before: HashSet<u64> = sockets::connected_to(self.port)
+            .iter()
+            .map(|socket| socket.inode)
+            .collect();
+        let conn = pool.get_conn().await?;
+        if !lock(&self.owned).ids.contains(&conn.id()) {
+            self.claim(conn.id(), Some(&before));
+        }
+        Ok(conn)
+    }
+
+    /// Records the socket of new connection `id`: the one socket to the database's port that no
+    /// pool has claimed (and that did not exist `before` it, when known). Left unclaimed when
+    /// that is not one socket (another client of the database connecting at the same moment).
+    fn claim(&self, id: u32, before: Option<&HashSet<u64>>) {
+        let now = sockets::connected_to(self.port);
+        let mut claimed = lock(&CLAIMED);
+        let live: HashSet<u64> = now.iter().map(|socket| socket.inode).collect();
+        claimed.retain(|inode| live.contains(inode));
+        let candidates: Vec<u64> = now
+            .iter()
+            .map(|socket| socket.inode)
+            .filter(|inode| !claimed.contains(inode))
+            .filter(|inode| before.is_none_or(|before| !before.contains(inode)))
+            .collect();
+        let mut owned = lock(&self.owned);
+        owned.inodes.retain(|inode| live.contains(inode));
+        if let [inode] = candidates[..] {
+            claimed.insert(inode);
+            owned.inodes.insert(inode);
+            owned.ids.insert(id);
+        }
+    }
+
+    /// After a request timed out: every connection of this pool is closed at once (its socket
+    /// shut down), whatever it was doing, so the server rolls back any transaction and releases
+    /// its locks now rather than when it notices the client gone (`wait_timeout`, 8 hours by
+    /// default), and a fresh pool takes its place. Lambda freezes the instance right after the
+    /// response, so nothing done later would run in time.
+    pub fn abandon(&self) {
+        let inodes = {
+            let mut owned = lock(&self.owned);
+            owned.ids.clear();
+            std::mem::take(&mut owned.inodes)
+        };
+        let mut closed = 0;
+        for socket in sockets::connected_to(self.port) {
+            if inodes.contains(&socket.inode) {
+                sockets::shut_down(&socket);
+                closed += 1;
+            }
+        }
+        lock(&CLAIMED).retain(|inode| !inodes.contains(inode));
+        let url = self.read().url.clone();
+        match db::pool_with_setup(url.expose(), self.tls, self.setup.clone()) {
+            Ok(pool) => {
+                let old = {
+                    let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+                    current.generation += 1;
+                    std::mem::replace(&mut current.pool, pool)
+                };
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        let _ = old.disconnect().await;
+                    });
+                }
+            }
+            Err(error) => tracing::error!(%error, "a new pool could not be made"),
+        }
+        tracing::warn!(
+            closed,
+            "the request timed out: the instance's database connections were closed, so the server rolls back what they held"
+        );
     }
 
     /// Whether the pool now has other credentials than those of `seen_generation`.
@@ -130,7 +256,7 @@ impl DbPool {
             );
             return false;
         }
-        let pool = match db::pool(&url, self.tls) {
+        let pool = match db::pool_with_setup(&url, self.tls, self.setup.clone()) {
             Ok(pool) => pool,
             Err(error) => {
                 tracing::error!(%error, "the database secret changed into an unusable URL");
@@ -151,6 +277,21 @@ impl DbPool {
         });
         true
     }
+}
+
+/// How long a statement of a request may wait for a row lock, in MySQL's whole seconds: half the
+/// request timeout (at least 1 s), so a request blocked by a lock gets the server's 503 (lock wait
+/// timeout) rather than being cut off by its own timeout.
+pub fn lock_wait_seconds(request_timeout: Duration) -> u64 {
+    (request_timeout.as_millis() as u64 / 2 / 1000).max(1)
+}
+
+/// The session settings of a request-serving connection.
+pub fn request_session_setup(request_timeout: Duration) -> Vec<String> {
+    vec![format!(
+        "SET SESSION innodb_lock_wait_timeout = {}",
+        lock_wait_seconds(request_timeout)
+    )]
 }
 
 /// Whether the server refused the connection's credentials.
