@@ -176,11 +176,17 @@ pub async fn migrate_waiting(pool: &Pool, lock_wait: Duration) -> Result<usize, 
     if acquired.flatten() != Some(1) {
         return Err(DbSetupError::MigrationLockBusy(lock_wait));
     }
-    let mut runner_pool = pool.clone();
-    let outcome = embedded::migrations::runner()
-        .set_abort_divergent(true)
-        .run_async(&mut runner_pool)
-        .await;
+    let outcome = async {
+        accept_repeatable_rewrites(&mut lock).await?;
+        let mut runner_pool = pool.clone();
+        Ok::<_, DbSetupError>(
+            embedded::migrations::runner()
+                .set_abort_divergent(true)
+                .run_async(&mut runner_pool)
+                .await?,
+        )
+    }
+    .await;
     if let Err(error) = lock
         .query_drop(format!("DO RELEASE_LOCK({MIGRATION_LOCK})"))
         .await
@@ -188,6 +194,51 @@ pub async fn migrate_waiting(pool: &Pool, lock_wait: Duration) -> Result<usize, 
         tracing::warn!(%error, "releasing the migration lock failed; it ends with the session");
     }
     Ok(outcome?.applied_migrations().len())
+}
+
+/// V1 to V3 were rewritten to be repeatable (`IF NOT EXISTS`, `INSERT IGNORE`) after databases
+/// had applied them as first written: the same schema, another checksum. These are the first
+/// checksums; a database that recorded one of them is given the current one, so refinery does
+/// not take the rewrite for a divergent migration. Any other difference still aborts the run.
+const REWRITTEN_CHECKSUMS: &[(u32, &str)] = &[
+    (1, "12660748002497764459"),
+    (2, "11876955030244711485"),
+    (3, "6268127714158883667"),
+];
+
+async fn accept_repeatable_rewrites(conn: &mut mysql_async::Conn) -> Result<(), DbSetupError> {
+    let history: Option<String> = conn
+        .query_first(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'refinery_schema_history'",
+        )
+        .await?;
+    if history.is_none() {
+        return Ok(());
+    }
+    for migration in embedded::migrations::runner().get_migrations() {
+        let version = migration.version() as u32;
+        let Some((_, first)) = REWRITTEN_CHECKSUMS.iter().find(|(v, _)| *v == version) else {
+            continue;
+        };
+        conn.exec_drop(
+            "UPDATE refinery_schema_history SET checksum = ? WHERE version = ? AND checksum = ?",
+            (migration.checksum().to_string(), version, *first),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies the migrations up to `version` only, outside the lock: for tests that need a
+/// database as an earlier release left it.
+pub async fn migrate_until(pool: &Pool, version: u32) -> Result<usize, DbSetupError> {
+    let mut pool = pool.clone();
+    let report = embedded::migrations::runner()
+        .set_target(refinery::Target::Version(version as i32))
+        .run_async(&mut pool)
+        .await?;
+    Ok(report.applied_migrations().len())
 }
 
 /// Creates the database when missing, then migrates it: what `make migrate` and the tests run.
