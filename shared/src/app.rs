@@ -70,13 +70,17 @@ fn rotating_pool(
 pub struct Database {
     pub pool: DbPool,
     pub bcrypt_cost: u32,
+    /// The user the HTTP functions connect as, to create or bring up to date after migrating.
+    pub app_user: Option<crate::app_user::AppUser>,
 }
 
 impl Database {
     pub async fn load() -> Result<Self, StartupError> {
         let (vars, mut resolved) = resolved_environment().await?;
         let config = DatabaseConfig::from_lookup(&|name: &str| vars.get(name).cloned())?;
+        let app_user = secrets::app_user(&vars).await?;
         Ok(Self {
+            app_user,
             pool: rotating_pool(
                 config.database_url.expose(),
                 config.database_tls,
@@ -91,6 +95,7 @@ impl Database {
         Ok(Self {
             pool: DbPool::new(config.database_url.expose(), config.database_tls)?,
             bcrypt_cost: config.bcrypt_cost,
+            app_user: None,
         })
     }
 }

@@ -37,6 +37,8 @@ pub enum DbSetupError {
     Server(#[from] mysql_async::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
+    #[error("the application database user cannot be set up: {0}")]
+    InvalidAppUser(String),
     #[error("another migration run held the migration lock for longer than {0:?}; try again when it is done")]
     MigrationLockBusy(Duration),
 }

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod app_user;
 pub mod auth;
 pub mod config;
 pub mod db;

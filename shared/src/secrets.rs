@@ -112,6 +112,29 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, Sec
     })
 }
 
+/// The application's database user (see [`crate::app_user`]), from the secret
+/// `APP_DB_SECRET_ARN` names: what the `migrate` function sets up. `None` when it names none.
+pub async fn app_user(
+    vars: &HashMap<String, String>,
+) -> Result<Option<crate::app_user::AppUser>, SecretsError> {
+    let Some(arn) = vars
+        .get("APP_DB_SECRET_ARN")
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let text = fetch(&client().await?, arn, None).await?;
+    let value: DatabaseSecretValue =
+        serde_json::from_str(&text).map_err(|_| SecretsError::Malformed {
+            arn: arn.to_owned(),
+            reason: "expected JSON with username and password".into(),
+        })?;
+    Ok(Some(crate::app_user::AppUser {
+        username: value.username,
+        password: Secret::new(value.password),
+    }))
+}
+
 /// The database secret, and where the database is (`DB_HOST`, `DB_PORT`, `DB_NAME` of the
 /// environment), to compose its URL again.
 #[derive(Clone)]

@@ -417,3 +417,137 @@ async fn every_failure_is_answered_failed_with_its_reason_within_the_bound() {
         took.as_millis()
     );
 }
+
+/// The HTTP functions' database user: created by the custom resource with exactly SELECT,
+/// INSERT, UPDATE and DELETE on the API's schema, brought back to that (and to the secret's
+/// password) on every run, and enough for the API.
+#[tokio::test]
+async fn the_application_user_may_read_and_write_rows_and_nothing_else() {
+    use mysql_async::prelude::Queryable;
+    let db = TestDb::empty().await;
+    let username = format!("{}_app", db.name);
+    let mut migrator_db = database(&db.url);
+    migrator_db.app_user = Some(shared::app_user::AppUser {
+        username: username.clone(),
+        password: Secret::new("first-'app'-password\\1"),
+    });
+    let created = send(&Migrator::with_database(migrator_db), "Create").await;
+    assert_eq!(created.body["Status"], "SUCCESS", "{}", created.body);
+    assert!(created.body["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("SELECT, INSERT, UPDATE, DELETE"));
+
+    let (server, _) = db.url.rsplit_once('/').unwrap();
+    let server = server.trim_start_matches("mysql://");
+    let host = server.rsplit('@').next().unwrap();
+    let as_app = |password: &str| {
+        let encoded: String = password
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("mysql://{username}:{encoded}@{host}/{}", db.name)
+    };
+    let url = as_app("first-'app'-password\\1");
+    let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
+    let grants: Vec<String> = conn.query("SHOW GRANTS").await.unwrap();
+    let on_schema: Vec<&String> = grants
+        .iter()
+        .filter(|g| !g.starts_with("GRANT USAGE ON *.*"))
+        .collect();
+    assert_eq!(on_schema.len(), 1, "{grants:?}");
+    assert!(
+        on_schema[0].starts_with(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON `{}`.*",
+            db.name
+        )),
+        "{grants:?}"
+    );
+    for ddl in [
+        "CREATE TABLE stolen (id INT)",
+        "DROP TABLE users",
+        "ALTER TABLE users ADD COLUMN x INT",
+        "GRANT SELECT ON *.* TO CURRENT_USER()",
+    ] {
+        let error = conn.query_drop(ddl).await.unwrap_err();
+        assert!(
+            matches!(error, mysql_async::Error::Server(_)),
+            "{ddl}: {error}"
+        );
+    }
+    assert!(conn
+        .query_drop("SELECT COUNT(*) FROM mysql.user")
+        .await
+        .is_err());
+    drop(conn);
+
+    // The API works as that user: sign in, create, patch, list and delete.
+    let app = api_tests::app_for_url(&url);
+    api_tests::insert_user(&app, 1, "+15550000001", "admin-password-1").await;
+    let admin = token(&app, "+15550000001", "admin-password-1").await;
+    let created = api_tests::call!(
+        create_user,
+        &app,
+        api_tests::Event::v2("create-user").bearer(&admin).json_body(
+            &json!({ "name": "Ada", "cellnumber": "+15550000002", "password": "ada-password-1" })
+        )
+    );
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_u64().unwrap().to_string();
+    let patched = api_tests::call!(
+        update_user,
+        &app,
+        api_tests::Event::v2("update-user")
+            .bearer(&admin)
+            .path_param("id", &id)
+            .json_body(&json!({ "password": "ada-password-2" }))
+    );
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let deleted = api_tests::call!(
+        delete_user,
+        &app,
+        api_tests::Event::v2("delete-user")
+            .bearer(&admin)
+            .path_param("id", &id)
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    drop(app);
+
+    // Broader rights granted by hand and a password changed in the secret: the next run puts
+    // both right.
+    let root = test_app(&db);
+    let mut root_conn = root.pool.get_conn().await.unwrap();
+    root_conn
+        .query_drop(format!("GRANT ALL PRIVILEGES ON *.* TO '{username}'@'%'"))
+        .await
+        .unwrap();
+    let mut migrator_db = database(&db.url);
+    migrator_db.app_user = Some(shared::app_user::AppUser {
+        username: username.clone(),
+        password: Secret::new("second-app-password"),
+    });
+    let updated = send(&Migrator::with_database(migrator_db), "Update").await;
+    assert_eq!(updated.body["Status"], "SUCCESS", "{}", updated.body);
+    assert!(
+        mysql_async::Conn::from_url(&url).await.is_err(),
+        "old password refused"
+    );
+    let mut conn = mysql_async::Conn::from_url(&as_app("second-app-password"))
+        .await
+        .unwrap();
+    assert!(conn
+        .query_drop("CREATE TABLE stolen (id INT)")
+        .await
+        .is_err());
+    drop(conn);
+    root_conn
+        .query_drop(format!("DROP USER '{username}'@'%'"))
+        .await
+        .unwrap();
+}

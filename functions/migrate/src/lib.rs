@@ -190,10 +190,27 @@ async fn apply_migrations(
     let applied = shared::db::migrate_waiting(&database.pool.current(), lock_wait)
         .await
         .map_err(|e| e.to_string())?;
-    Ok((
-        format!("{applied} migration(s) applied"),
-        json!({ "Applied": applied }),
-    ))
+    let mut reason = format!("{applied} migration(s) applied");
+    if let Some(granted) = ensure_app_user(database).await? {
+        reason = format!("{reason}; {granted}");
+    }
+    Ok((reason, json!({ "Applied": applied })))
+}
+
+/// Creates or updates the HTTP functions' database user, when the stack gives one.
+async fn ensure_app_user(database: &Database) -> Result<Option<String>, String> {
+    let Some(user) = &database.app_user else {
+        return Ok(None);
+    };
+    let mut conn = database
+        .pool
+        .get_conn()
+        .await
+        .map_err(|error| format!("cannot connect to the database: {error}"))?;
+    shared::app_user::ensure(&mut conn, user)
+        .await
+        .map(Some)
+        .map_err(|error| error.to_string())
 }
 
 async fn run_action(database: &Database, action: Action) -> Result<Value, String> {
@@ -202,7 +219,8 @@ async fn run_action(database: &Database, action: Action) -> Result<Value, String
             let applied = shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(json!({ "applied": applied }))
+            let app_user = ensure_app_user(database).await?;
+            Ok(json!({ "applied": applied, "appUser": app_user }))
         }
         Action::BootstrapAdmin {
             cellnumber,
