@@ -95,7 +95,7 @@ serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lamb
 	@./scripts/ensure-secret
 	@$(CLI) migrate
 	@if $(WITH_ENV) bash -c '[ -n "$${ADMIN_CELLNUMBER:-}" ] && [ -n "$${ADMIN_PASSWORD:-}" ]'; then \
-	  $(CLI) bootstrap-admin; \
+	  $(CLI) bootstrap-admin || echo "no admin change (see above); serving anyway"; \
 	else \
 	  echo "ADMIN_CELLNUMBER/ADMIN_PASSWORD not set: no admin bootstrapped (see README)"; \
 	fi

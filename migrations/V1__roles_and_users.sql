@@ -1,13 +1,13 @@
 -- Roles are fixed by the contract (1 admin, 2 user); the table documents them and lets the
 -- foreign key refuse any other role id.
-CREATE TABLE roles (
+CREATE TABLE IF NOT EXISTS roles (
     id   TINYINT UNSIGNED NOT NULL PRIMARY KEY,
     name VARCHAR(32)      NOT NULL UNIQUE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
-INSERT INTO roles (id, name) VALUES (1, 'admin'), (2, 'user');
+INSERT IGNORE INTO roles (id, name) VALUES (1, 'admin'), (2, 'user');
 
-CREATE TABLE users (
+CREATE TABLE IF NOT EXISTS users (
     id            BIGINT UNSIGNED  NOT NULL AUTO_INCREMENT PRIMARY KEY,
     name          VARCHAR(100)     NOT NULL,
     cellnumber    VARCHAR(16)      CHARACTER SET ascii COLLATE ascii_bin NOT NULL,

@@ -1,6 +1,6 @@
 -- One row per issued token, keyed by its jti (never the token itself). Logging out, a password
 -- change or deleting the user removes rows, which revokes those tokens.
-CREATE TABLE access_token (
+CREATE TABLE IF NOT EXISTS access_token (
     jti     CHAR(32)        CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     user_id BIGINT UNSIGNED NOT NULL,
     created DATETIME(6)     NOT NULL,

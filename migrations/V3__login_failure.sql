@@ -1,6 +1,6 @@
 -- Failed logins per cellnumber, shared by every Lambda instance. Rows exist for unknown
 -- cellnumbers too, so throttling does not reveal which cellnumbers are registered.
-CREATE TABLE login_failure (
+CREATE TABLE IF NOT EXISTS login_failure (
     cellnumber   VARCHAR(16)  CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     failures     INT UNSIGNED NOT NULL,
     window_start DATETIME(6)  NOT NULL,

@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
+use shared::admin::{self, AdminBootstrap, AdminRequest};
 use shared::config::{bcrypt_cost_range, DatabaseTls, DEFAULT_BCRYPT_COST};
 use shared::db::{self, DbSetupError};
-use shared::users::{ensure_admin, AdminBootstrap};
 
 const USAGE: &str =
     "usage: users-cli migrate | bootstrap-admin | ping URL | drop-test-databases URL PREFIX";
@@ -139,7 +139,15 @@ async fn bootstrap_admin() -> Result<String, String> {
         .get_conn()
         .await
         .map_err(|error| format!("cannot connect to {}: {error}", redact(&database_url)))?;
-    let outcome = ensure_admin(&mut conn, &name, &cellnumber, &password, cost)
+    // Whoever runs this holds the database's credentials: it may reset the admin's password
+    // (force), but like the migrate function it never promotes a normal user.
+    let request = AdminRequest {
+        name: &name,
+        cellnumber: &cellnumber,
+        password: &password,
+        force: true,
+    };
+    let outcome = admin::bootstrap_admin(&mut conn, &request, cost)
         .await
         .map_err(|error| match error {
             shared::ApiError::Validation(fields) => format!(
@@ -147,6 +155,9 @@ async fn bootstrap_admin() -> Result<String, String> {
                 fields[0].loc[0].to_uppercase(),
                 fields[0].msg
             ),
+            shared::ApiError::Conflict(reason) => {
+                format!("ADMIN_CELLNUMBER {cellnumber}: {reason}")
+            }
             other => other.to_string(),
         })?;
     drop(conn);

@@ -1,18 +1,20 @@
 //! What a function instance creates once per cold start and reuses for every request.
 
-use mysql_async::{Conn, Pool};
+use mysql_async::Conn;
 
 use std::collections::HashMap;
 
 use crate::config::{load_dotenv, Config, ConfigError, DatabaseConfig};
-use crate::db::{self, DbSetupError};
+use crate::db::DbSetupError;
 use crate::error::ApiError;
-use crate::secrets::{self, SecretsError};
+use crate::pool::DbPool;
+use crate::secrets::{self, Resolved, SecretsError};
 use crate::token::TokenKeys;
 
 pub struct App {
     pub config: Config,
-    pub pool: Pool,
+    /// The instance's pool; in AWS it renews its credentials when the secret is rotated.
+    pub pool: DbPool,
     pub tokens: TokenKeys,
 }
 
@@ -26,33 +28,74 @@ pub enum StartupError {
     Secrets(#[from] SecretsError),
 }
 
-/// The environment (after `.env`), with the values held in Secrets Manager filled in.
-async fn resolved_environment() -> Result<HashMap<String, String>, StartupError> {
+/// The environment (after `.env`), with the values held in Secrets Manager filled in, and the
+/// secrets they came from.
+async fn resolved_environment() -> Result<(HashMap<String, String>, Resolved), StartupError> {
     load_dotenv();
     let mut vars: HashMap<String, String> = std::env::vars().collect();
-    secrets::resolve(&mut vars).await?;
-    Ok(vars)
+    let resolved = secrets::resolve(&mut vars).await?;
+    Ok((vars, resolved))
+}
+
+/// The token keys: the configured key, and in AWS its previous version too, read again from the
+/// secret when it is rotated.
+fn signing_keys(config: &Config, resolved: &mut Resolved) -> TokenKeys {
+    let current = config.secret_key.expose().as_bytes();
+    let previous = resolved.previous_signing_key.take();
+    let mut versions = vec![current];
+    versions.extend(previous.as_ref().map(|key| key.expose().as_bytes()));
+    let keys = TokenKeys::with_versions(&versions, config.token_ttl);
+    match resolved.signing_key.take() {
+        Some(secret) => keys.with_source(secret.into_source()),
+        None => keys,
+    }
+}
+
+/// The pool of `url`, renewing its credentials from the secret they came from, if any.
+fn rotating_pool(
+    url: &str,
+    tls: crate::config::DatabaseTls,
+    setup: Vec<String>,
+    resolved: &mut Resolved,
+) -> Result<DbPool, DbSetupError> {
+    let pool = DbPool::with_setup(url, tls, setup)?;
+    Ok(match resolved.database.take() {
+        Some(secret) => pool.with_credential_source(secret.into_source()),
+        None => pool,
+    })
 }
 
 /// What the `migrate` function keeps per instance: the database, and the bcrypt cost for the
 /// admin it may bootstrap.
 pub struct Database {
-    pub pool: Pool,
+    pub pool: DbPool,
     pub bcrypt_cost: u32,
+    /// The user the HTTP functions connect as, to create or bring up to date after migrating.
+    pub app_user: Option<crate::app_user::AppUser>,
 }
 
 impl Database {
     pub async fn load() -> Result<Self, StartupError> {
-        let vars = resolved_environment().await?;
-        Self::new(DatabaseConfig::from_lookup(&|name: &str| {
-            vars.get(name).cloned()
-        })?)
+        let (vars, mut resolved) = resolved_environment().await?;
+        let config = DatabaseConfig::from_lookup(&|name: &str| vars.get(name).cloned())?;
+        let app_user = secrets::app_user(&vars).await?;
+        Ok(Self {
+            app_user,
+            pool: rotating_pool(
+                config.database_url.expose(),
+                config.database_tls,
+                Vec::new(),
+                &mut resolved,
+            )?,
+            bcrypt_cost: config.bcrypt_cost,
+        })
     }
 
     pub fn new(config: DatabaseConfig) -> Result<Self, StartupError> {
         Ok(Self {
-            pool: db::pool(config.database_url.expose(), config.database_tls)?,
+            pool: DbPool::new(config.database_url.expose(), config.database_tls)?,
             bcrypt_cost: config.bcrypt_cost,
+            app_user: None,
         })
     }
 }
@@ -61,13 +104,25 @@ impl App {
     /// Reads the configuration (and, in AWS, the secrets it names), then builds the pool (which
     /// connects lazily) and the token keys.
     pub async fn load() -> Result<Self, StartupError> {
-        let vars = resolved_environment().await?;
-        Self::new(Config::from_lookup(|name| vars.get(name).cloned())?)
+        let (vars, resolved) = resolved_environment().await?;
+        Self::assemble(
+            Config::from_lookup(|name| vars.get(name).cloned())?,
+            resolved,
+        )
     }
 
     pub fn new(config: Config) -> Result<Self, StartupError> {
-        let pool = db::pool(config.database_url.expose(), config.database_tls)?;
-        let tokens = TokenKeys::new(config.secret_key.expose().as_bytes(), config.token_ttl);
+        Self::assemble(config, Resolved::default())
+    }
+
+    fn assemble(config: Config, mut resolved: Resolved) -> Result<Self, StartupError> {
+        let pool = rotating_pool(
+            config.database_url.expose(),
+            config.database_tls,
+            crate::pool::request_session_setup(config.request_timeout),
+            &mut resolved,
+        )?;
+        let tokens = signing_keys(&config, &mut resolved);
         Ok(Self {
             config,
             pool,

@@ -112,7 +112,7 @@ pub async fn authenticate_about(
     subject_id: Option<u64>,
 ) -> Result<Authenticated, ApiError> {
     let token = bearer_token(authorization)?;
-    let verified = app.tokens.verify(token, Utc::now())?;
+    let verified = app.tokens.verify(token, Utc::now()).await?;
     let mut conn = app.conn().await?;
     let row: Option<mysql_async::Row> = match subject_id {
         None => {

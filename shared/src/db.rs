@@ -37,10 +37,19 @@ pub enum DbSetupError {
     Server(#[from] mysql_async::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
+    #[error("the application database user cannot be set up: {0}")]
+    InvalidAppUser(String),
+    #[error("another migration run held the migration lock for longer than {0:?}; try again when it is done")]
+    MigrationLockBusy(Duration),
 }
 
 fn parse(database_url: &str) -> Result<Opts, DbSetupError> {
     Opts::from_url(database_url).map_err(|error| DbSetupError::InvalidUrl(error.to_string()))
+}
+
+/// The TCP port of a URL (3306 when it names none).
+pub fn port_of(database_url: &str) -> Result<u16, DbSetupError> {
+    Ok(parse(database_url)?.tcp_port())
 }
 
 /// `host:port` of a URL, for messages that must not print its password.
@@ -54,6 +63,15 @@ pub fn address_of(database_url: &str) -> String {
 /// The pool of one function instance. Creating it does not connect: the first query does, so a
 /// cold start does no network work before it has a request to serve.
 pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> {
+    pool_with_setup(database_url, tls, Vec::new())
+}
+
+/// [`pool`] whose new connections first run `setup` (session settings).
+pub fn pool_with_setup(
+    database_url: &str,
+    tls: DatabaseTls,
+    setup: Vec<String>,
+) -> Result<Pool, DbSetupError> {
     let opts = parse(database_url)?;
     if opts.db_name().is_none() {
         return Err(DbSetupError::MissingDatabaseName);
@@ -70,6 +88,7 @@ pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> 
         // and RDS has no local socket.
         .prefer_socket(false)
         .tcp_nodelay(true)
+        .setup(setup)
         .ssl_opts(ssl_opts(tls));
     Ok(Pool::new(builder))
 }
@@ -129,11 +148,96 @@ pub async fn finish<T>(
     }
 }
 
-/// Applies every migration not yet applied; returns how many ran.
+/// How long a migration run waits for another one (a deploy's custom resource and an operator's
+/// `migrate` at once) to finish before it gives up.
+pub const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(20);
+
+/// The named lock of one database's migrations: `GET_LOCK` names are server-wide, so the name
+/// carries the database (hashed, since a name may be 64 characters at most).
+const MIGRATION_LOCK: &str = "CONCAT('users-api migrations ', LEFT(SHA2(DATABASE(), 256), 32))";
+
+/// Applies every migration not yet applied; returns how many ran. One run at a time per
+/// database: the run holds a named lock, waiting for it at most [`MIGRATION_LOCK_WAIT`].
 pub async fn migrate(pool: &Pool) -> Result<usize, DbSetupError> {
+    migrate_waiting(pool, MIGRATION_LOCK_WAIT).await
+}
+
+/// [`migrate`] with another bound on the wait for the lock. The wait is bounded by the server
+/// (`GET_LOCK`'s timeout), never by cutting the client off: a statement of a migration that a
+/// client abandons still runs to its end on the server, and MySQL commits DDL statement by
+/// statement, so a cut-off run is a half-applied one.
+pub async fn migrate_waiting(pool: &Pool, lock_wait: Duration) -> Result<usize, DbSetupError> {
+    // The lock lives as long as this session: a run that dies releases it with its connection.
+    let mut lock = pool.get_conn().await?;
+    let acquired: Option<Option<i64>> = lock
+        .exec_first(
+            format!("SELECT GET_LOCK({MIGRATION_LOCK}, ?)"),
+            (lock_wait.as_secs(),),
+        )
+        .await?;
+    if acquired.flatten() != Some(1) {
+        return Err(DbSetupError::MigrationLockBusy(lock_wait));
+    }
+    let outcome = async {
+        accept_repeatable_rewrites(&mut lock).await?;
+        let mut runner_pool = pool.clone();
+        Ok::<_, DbSetupError>(
+            embedded::migrations::runner()
+                .set_abort_divergent(true)
+                .run_async(&mut runner_pool)
+                .await?,
+        )
+    }
+    .await;
+    if let Err(error) = lock
+        .query_drop(format!("DO RELEASE_LOCK({MIGRATION_LOCK})"))
+        .await
+    {
+        tracing::warn!(%error, "releasing the migration lock failed; it ends with the session");
+    }
+    Ok(outcome?.applied_migrations().len())
+}
+
+/// V1 to V3 were rewritten to be repeatable (`IF NOT EXISTS`, `INSERT IGNORE`) after databases
+/// had applied them as first written: the same schema, another checksum. These are the first
+/// checksums; a database that recorded one of them is given the current one, so refinery does
+/// not take the rewrite for a divergent migration. Any other difference still aborts the run.
+const REWRITTEN_CHECKSUMS: &[(u32, &str)] = &[
+    (1, "12660748002497764459"),
+    (2, "11876955030244711485"),
+    (3, "6268127714158883667"),
+];
+
+async fn accept_repeatable_rewrites(conn: &mut mysql_async::Conn) -> Result<(), DbSetupError> {
+    let history: Option<String> = conn
+        .query_first(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name = 'refinery_schema_history'",
+        )
+        .await?;
+    if history.is_none() {
+        return Ok(());
+    }
+    for migration in embedded::migrations::runner().get_migrations() {
+        let version = migration.version() as u32;
+        let Some((_, first)) = REWRITTEN_CHECKSUMS.iter().find(|(v, _)| *v == version) else {
+            continue;
+        };
+        conn.exec_drop(
+            "UPDATE refinery_schema_history SET checksum = ? WHERE version = ? AND checksum = ?",
+            (migration.checksum().to_string(), version, *first),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Applies the migrations up to `version` only, outside the lock: for tests that need a
+/// database as an earlier release left it.
+pub async fn migrate_until(pool: &Pool, version: u32) -> Result<usize, DbSetupError> {
     let mut pool = pool.clone();
     let report = embedded::migrations::runner()
-        .set_abort_divergent(true)
+        .set_target(refinery::Target::Version(version as i32))
         .run_async(&mut pool)
         .await?;
     Ok(report.applied_migrations().len())

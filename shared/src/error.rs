@@ -148,6 +148,9 @@ pub mod mysql_codes {
     pub const DUPLICATE_ENTRY: u16 = 1062;
     /// A row whose foreign key names a row that is gone (a token of a user deleted meanwhile).
     pub const NO_REFERENCED_ROW: u16 = 1452;
+    /// The server refused the connection's credentials: after a rotation of the database secret
+    /// that the instance could not pick up yet (see `shared::pool`).
+    pub const ACCESS_DENIED: u16 = 1045;
 
     pub const TOO_MANY_CONNECTIONS: u16 = 1040;
     pub const SERVER_SHUTDOWN: u16 = 1053;
@@ -172,6 +175,7 @@ pub mod mysql_codes {
     /// Server errors that say the database cannot serve the request now, not that the request is
     /// wrong: a client that retries a moment later may well succeed, so they are 503s.
     pub const TRANSIENT: &[u16] = &[
+        ACCESS_DENIED,
         TOO_MANY_CONNECTIONS,
         SERVER_SHUTDOWN,
         LOCK_WAIT_TIMEOUT,

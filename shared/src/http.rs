@@ -83,7 +83,18 @@ pub async fn handle<F>(
 where
     F: Future<Output = Result<Reply, ApiError>>,
 {
-    handle_within(app.config.request_timeout, event, route, operation).await
+    // Keys that may have been rotated are read again first (every few minutes), within the
+    // request's bound.
+    let operation = async {
+        app.tokens.refresh_if_due().await;
+        operation.await
+    };
+    // A timed-out request may have left a transaction open, holding row locks: its connections
+    // are closed before the response, not left to a clean-up that a frozen instance never runs.
+    respond(app.config.request_timeout, event, route, operation, || {
+        app.pool.abandon()
+    })
+    .await
 }
 
 /// [`handle`] for functions that have no [`App`] (no database, no secrets).
@@ -92,6 +103,19 @@ pub async fn handle_within<F>(
     event: &Request,
     route: &'static str,
     operation: F,
+) -> Result<Response<Body>, Error>
+where
+    F: Future<Output = Result<Reply, ApiError>>,
+{
+    respond(timeout, event, route, operation, || {}).await
+}
+
+async fn respond<F>(
+    timeout: std::time::Duration,
+    event: &Request,
+    route: &'static str,
+    operation: F,
+    on_timeout: impl FnOnce(),
 ) -> Result<Response<Body>, Error>
 where
     F: Future<Output = Result<Reply, ApiError>>,
@@ -112,7 +136,10 @@ where
             Some(error) => Err(error),
             None => match tokio::time::timeout(timeout, operation).await {
                 Ok(outcome) => outcome,
-                Err(_) => Err(ApiError::Unavailable("request timed out".into())),
+                Err(_) => {
+                    on_timeout();
+                    Err(ApiError::Unavailable("request timed out".into()))
+                }
             },
         };
         let response = match outcome {

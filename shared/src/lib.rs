@@ -4,22 +4,28 @@
 //! Only [`http`] knows about `lambda_http`; every other module is plain domain logic that can be
 //! tested without AWS.
 
+pub mod admin;
 pub mod app;
+pub mod app_user;
 pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod key_ring;
+pub mod key_rotation;
 pub mod logging;
 pub mod openapi;
 pub mod password;
 pub mod policy;
+pub mod pool;
 pub mod routes;
 mod sdk_http;
 pub mod secrets;
 pub mod secure_random;
 pub mod sessions;
+mod sockets;
 pub mod source_ip;
 pub mod throttle;
 pub mod token;

@@ -1,6 +1,6 @@
-//! Secrets in AWS: read once per cold start from Secrets Manager, never from environment
-//! variables. Locally (and in tests) `DATABASE_URL` and `SECRET_KEY` are given directly and no
-//! AWS call is made.
+//! Secrets in AWS: read from Secrets Manager at cold start, never from environment variables, and
+//! again when they are rotated (see `shared::pool` and `shared::token`). Locally (and in tests)
+//! `DATABASE_URL` and `SECRET_KEY` are given directly and no AWS call is made.
 //!
 //! In AWS the template sets `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_SECRET_ARN` (a secret holding
 //! `{"username", "password"}` as RDS manages it) and `JWT_SECRET_ARN` (a plain-string secret).
@@ -10,12 +10,14 @@ use std::collections::HashMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Secret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
     #[error("reading secret {arn} from Secrets Manager failed: {message}")]
     Fetch { arn: String, message: String },
+    #[error("secret {arn} has no version labelled {stage}")]
+    NoSuchVersion { arn: String, stage: String },
     #[error("secret {arn} is not in the expected form: {reason}")]
     Malformed { arn: String, reason: String },
     #[error("setting up TLS for Secrets Manager failed: {0}")]
@@ -27,7 +29,7 @@ pub enum SecretsError {
 /// The database secret as RDS writes it; `host`, `port` and `dbname` are there when the secret
 /// was made for a specific instance, and used when the environment does not name them.
 #[derive(Deserialize)]
-struct DatabaseSecret {
+struct DatabaseSecretValue {
     username: String,
     password: String,
     host: Option<String>,
@@ -42,9 +44,20 @@ const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// What [`resolve`] read from Secrets Manager, kept so that it can be read again when it changes
+/// under a running instance (rotation).
+#[derive(Default)]
+pub struct Resolved {
+    pub database: Option<DatabaseSecret>,
+    pub signing_key: Option<SigningKeySecret>,
+    /// The signing key's previous version (`AWSPREVIOUS`), when it has one: tokens signed with it
+    /// before a rotation stay valid until they expire.
+    pub previous_signing_key: Option<Secret>,
+}
+
 /// Fills `DATABASE_URL` and `SECRET_KEY` into `vars` from Secrets Manager when they are absent
 /// and the ARNs to read them from are present. Both secrets are read concurrently.
-pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretsError> {
+pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, SecretsError> {
     let present = |vars: &HashMap<String, String>, name: &str| {
         vars.get(name).is_some_and(|v| !v.trim().is_empty())
     };
@@ -55,21 +68,141 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretsEr
         .then(|| vars.get("JWT_SECRET_ARN").cloned())
         .flatten();
     if db_arn.is_none() && jwt_arn.is_none() {
-        return Ok(());
+        return Ok(Resolved::default());
     }
     let client = client().await?;
-    let (db_secret, jwt_secret) = tokio::join!(
-        fetch_optional(&client, db_arn.as_deref()),
-        fetch_optional(&client, jwt_arn.as_deref())
+    let database = db_arn.map(|arn| DatabaseSecret {
+        client: client.clone(),
+        arn,
+        location: ["DB_HOST", "DB_PORT", "DB_NAME"]
+            .into_iter()
+            .filter_map(|name| Some((name.to_owned(), vars.get(name)?.clone())))
+            .collect(),
+    });
+    let signing_key = jwt_arn.map(|arn| SigningKeySecret {
+        client: client.clone(),
+        arn,
+    });
+    let (url, keys) = tokio::join!(
+        async {
+            match &database {
+                Some(secret) => secret.url().await.map(Some),
+                None => Ok(None),
+            }
+        },
+        async {
+            match &signing_key {
+                Some(secret) => secret.versions().await.map(Some),
+                None => Ok(None),
+            }
+        }
     );
-    if let (Some(arn), Some(text)) = (db_arn.as_deref(), db_secret?) {
-        let url = database_url(arn, &text, vars)?;
+    if let Some(url) = url? {
         vars.insert("DATABASE_URL".into(), url);
     }
-    if let Some(text) = jwt_secret? {
-        vars.insert("SECRET_KEY".into(), text);
+    let mut previous_signing_key = None;
+    if let Some(keys) = keys? {
+        vars.insert("SECRET_KEY".into(), keys.current.expose().to_owned());
+        previous_signing_key = keys.previous;
     }
-    Ok(())
+    Ok(Resolved {
+        database,
+        signing_key,
+        previous_signing_key,
+    })
+}
+
+/// The application's database user (see [`crate::app_user`]), from the secret
+/// `APP_DB_SECRET_ARN` names: what the `migrate` function sets up. `None` when it names none.
+pub async fn app_user(
+    vars: &HashMap<String, String>,
+) -> Result<Option<crate::app_user::AppUser>, SecretsError> {
+    let Some(arn) = vars
+        .get("APP_DB_SECRET_ARN")
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let text = fetch(&client().await?, arn, None).await?;
+    let value: DatabaseSecretValue =
+        serde_json::from_str(&text).map_err(|_| SecretsError::Malformed {
+            arn: arn.to_owned(),
+            reason: "expected JSON with username and password".into(),
+        })?;
+    Ok(Some(crate::app_user::AppUser {
+        username: value.username,
+        password: Secret::new(value.password),
+    }))
+}
+
+/// The database secret, and where the database is (`DB_HOST`, `DB_PORT`, `DB_NAME` of the
+/// environment), to compose its URL again.
+#[derive(Clone)]
+pub struct DatabaseSecret {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+    location: HashMap<String, String>,
+}
+
+impl DatabaseSecret {
+    /// `mysql://user:password@host:port/db` from the secret's current version.
+    pub async fn url(&self) -> Result<String, SecretsError> {
+        let text = fetch(&self.client, &self.arn, None).await?;
+        database_url(&self.arn, &text, &self.location)
+    }
+
+    /// For [`crate::pool::DbPool::with_credential_source`].
+    pub fn into_source(self) -> crate::pool::CredentialSource {
+        std::sync::Arc::new(move || {
+            let secret = self.clone();
+            Box::pin(async move { secret.url().await.map_err(|error| error.to_string()) })
+        })
+    }
+}
+
+/// The token signing key's secret: a plain string, rotated by the stack's rotation function.
+#[derive(Clone)]
+pub struct SigningKeySecret {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+}
+
+/// The versions of the signing key an instance verifies with, newest first.
+pub struct KeyVersions {
+    pub current: Secret,
+    pub previous: Option<Secret>,
+}
+
+impl SigningKeySecret {
+    /// For [`crate::token::TokenKeys::with_source`]: the versions, newest first.
+    pub fn into_source(self) -> crate::key_ring::KeySource {
+        std::sync::Arc::new(move || {
+            let secret = self.clone();
+            Box::pin(async move {
+                let versions = secret.versions().await.map_err(|error| error.to_string())?;
+                Ok(std::iter::once(versions.current)
+                    .chain(versions.previous)
+                    .collect())
+            })
+        })
+    }
+
+    /// `AWSCURRENT` and, when there is one, `AWSPREVIOUS`, read concurrently.
+    pub async fn versions(&self) -> Result<KeyVersions, SecretsError> {
+        let (current, previous) = tokio::join!(
+            fetch(&self.client, &self.arn, None),
+            fetch(&self.client, &self.arn, Some("AWSPREVIOUS"))
+        );
+        let previous = match previous {
+            Ok(text) => Some(Secret::new(text)),
+            Err(SecretsError::NoSuchVersion { .. }) => None,
+            Err(error) => return Err(error),
+        };
+        Ok(KeyVersions {
+            current: Secret::new(current?),
+            previous,
+        })
+    }
 }
 
 /// A Secrets Manager client configured from the environment the way Lambda provides it: region
@@ -106,19 +239,34 @@ pub async fn client() -> Result<aws_sdk_secretsmanager::Client, SecretsError> {
     Ok(aws_sdk_secretsmanager::Client::from_conf(config.build()))
 }
 
-async fn fetch_optional(
+/// The string value of `arn` at `stage` (`AWSCURRENT` when `None`).
+async fn fetch(
     client: &aws_sdk_secretsmanager::Client,
-    arn: Option<&str>,
-) -> Result<Option<String>, SecretsError> {
-    let Some(arn) = arn else { return Ok(None) };
+    arn: &str,
+    stage: Option<&str>,
+) -> Result<String, SecretsError> {
     let output = client
         .get_secret_value()
         .secret_id(arn)
+        // Named even when it is the default: the version AWSCURRENT labels is what is wanted,
+        // and some stand-ins (moto) answer the version they created first otherwise.
+        .version_stage(stage.unwrap_or("AWSCURRENT"))
         .send()
         .await
-        .map_err(|error| SecretsError::Fetch {
-            arn: arn.to_owned(),
-            message: aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
+        .map_err(|error| {
+            let not_found = error
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception());
+            match stage {
+                Some(stage) if not_found => SecretsError::NoSuchVersion {
+                    arn: arn.to_owned(),
+                    stage: stage.to_owned(),
+                },
+                _ => SecretsError::Fetch {
+                    arn: arn.to_owned(),
+                    message: aws_sdk_secretsmanager::error::DisplayErrorContext(&error).to_string(),
+                },
+            }
         })?;
     let text = output
         .secret_string()
@@ -126,7 +274,7 @@ async fn fetch_optional(
             arn: arn.to_owned(),
             reason: "it has no string value".into(),
         })?;
-    Ok(Some(text.to_owned()))
+    Ok(text.to_owned())
 }
 
 /// `mysql://user:password@host:port/db` from the secret and `DB_HOST`/`DB_PORT`/`DB_NAME`.
@@ -139,7 +287,7 @@ fn database_url(
         arn: arn.to_owned(),
         reason,
     };
-    let secret: DatabaseSecret = serde_json::from_str(secret)
+    let secret: DatabaseSecretValue = serde_json::from_str(secret)
         .map_err(|_| malformed("expected JSON with username and password".into()))?;
     let host = vars
         .get("DB_HOST")

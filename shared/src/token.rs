@@ -1,14 +1,15 @@
 //! JWT issue and verification: HS256 only, with `sub`, `role`, `iat`, `exp` and a unique `jti`.
 //!
 //! A verified signature is necessary but not sufficient: [`crate::auth`] also requires the
-//! token's `access_token` row and its user to exist.
+//! token's `access_token` row, its live session and its user to exist.
 
 use chrono::{DateTime, TimeZone, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use crate::error::ApiError;
+use crate::key_ring::{is_kid, KeyRing, KeySource};
 
 /// Clock skew tolerated between the instances that issue and verify tokens.
 pub const LEEWAY_SECONDS: u64 = 5;
@@ -42,16 +43,21 @@ pub struct VerifiedToken {
     pub jti: String,
 }
 
-/// Keys and rules, built once per cold start.
+/// Keys and rules, built once per cold start; the keys are renewed after a rotation (see
+/// [`crate::key_ring`]).
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    ring: KeyRing,
     validation: Validation,
     ttl: Duration,
 }
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        Self::with_versions(&[secret], ttl)
+    }
+
+    /// Keys of several versions of the secret, newest first: the newest signs, all verify.
+    pub fn with_versions(versions: &[&[u8]], ttl: Duration) -> Self {
         hs256::install();
         // The accepted algorithm is fixed here, never read from the token's header.
         let mut validation = Validation::new(Algorithm::HS256);
@@ -60,15 +66,36 @@ impl TokenKeys {
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            ring: KeyRing::new(versions),
             validation,
             ttl,
         }
     }
 
+    /// Keys that are read again from `source` when they may have changed.
+    pub fn with_source(mut self, source: KeySource) -> Self {
+        self.ring = self.ring.with_source(source);
+        self
+    }
+
+    /// Reads the keys again after `interval` rather than every few minutes (tests).
+    pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
+        self.ring = self.ring.with_refresh_interval(interval);
+        self
+    }
+
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// The ring of keys: what signs and verifies now, and when it is read again.
+    pub fn ring(&self) -> &KeyRing {
+        &self.ring
+    }
+
+    /// Reads the keys again when they are due (every few minutes); called before each request.
+    pub async fn refresh_if_due(&self) {
+        self.ring.refresh_if_due().await;
     }
 
     pub fn issue(
@@ -91,9 +118,11 @@ impl TokenKeys {
             exp: expires_at.timestamp(),
             jti: jti.clone(),
         };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-                .map_err(|error| ApiError::Internal(format!("signing a token failed: {error}")))?;
+        let keys = self.ring.keys();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(keys.signing_kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &keys.signing)
+            .map_err(|error| ApiError::Internal(format!("signing a token failed: {error}")))?;
         Ok(IssuedToken {
             token,
             jti,
@@ -102,25 +131,42 @@ impl TokenKeys {
         })
     }
 
-    /// Signature, algorithm, expiry and shape; every failure is the same `Unauthorized`.
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, ApiError> {
+    /// Signature, algorithm, expiry and shape; every failure is the same `Unauthorized`. The
+    /// key is the one the token's `kid` names (read again, rate-limited, when it is not known
+    /// yet: a token of an instance that has picked up a rotation first); a token without `kid`
+    /// (issued before tokens carried one) is checked with the newest key.
+    pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, ApiError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(ApiError::Unauthorized);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ApiError::Unauthorized)?;
-        // Our tokens name no key: a header that points at one (kid, jku, jwk, x5u, x5c) was not
-        // made here, whatever its signature says.
-        let header = &data.header;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::Unauthorized)?;
+        // A header that points at a key (jku, jwk, x5u, x5c) was not made here, whatever its
+        // signature says; a kid is only ever one of ours, never a URL or a path.
         if header.alg != Algorithm::HS256
-            || header.kid.is_some()
             || header.jku.is_some()
             || header.jwk.is_some()
             || header.x5u.is_some()
             || header.x5c.is_some()
+            || header.kid.as_deref().is_some_and(|kid| !is_kid(kid))
         {
             return Err(ApiError::Unauthorized);
         }
+        let mut keys = self.ring.keys();
+        if let Some(kid) = header.kid.as_deref() {
+            if keys.verifying_key(kid).is_none() {
+                if !self.ring.refresh_for(kid).await {
+                    return Err(ApiError::Unauthorized);
+                }
+                keys = self.ring.keys();
+            }
+        }
+        let key = match header.kid.as_deref() {
+            Some(kid) => keys.verifying_key(kid),
+            None => keys.verifying.first().map(|(_, key)| key),
+        }
+        .ok_or(ApiError::Unauthorized)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(|_| ApiError::Unauthorized)?;
         let claims = data.claims;
         // A token from the future was not issued by a clock we trust.
         if claims.iat > now.timestamp() + LEEWAY_SECONDS as i64 {
@@ -216,6 +262,51 @@ mod hs256 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{DecodingKey, EncodingKey};
+
+    /// `verify` from a synchronous test (it awaits only when a kid is unknown and the keys can be
+    /// read again, which these keys cannot).
+    trait VerifyNow {
+        fn verify_now(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, ApiError>;
+    }
+
+    impl VerifyNow for TokenKeys {
+        fn verify_now(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, ApiError> {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(self.verify(token, now))
+        }
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_every_version_held_verifies() {
+        let now = Utc::now();
+        let old = TokenKeys::new(
+            b"the-previous-key-0123456789abcdef",
+            Duration::from_secs(60),
+        );
+        let rotated = TokenKeys::with_versions(
+            &[SECRET, b"the-previous-key-0123456789abcdef"],
+            Duration::from_secs(60),
+        );
+        let before = old.issue(1, 1, now).unwrap();
+        let after = rotated.issue(1, 1, now).unwrap();
+        let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+        assert_eq!(kid(&after.token), crate::key_ring::kid_of(SECRET));
+        assert_ne!(kid(&before.token), kid(&after.token));
+        assert!(rotated.verify_now(&before.token, now).is_ok());
+        assert!(rotated.verify_now(&after.token, now).is_ok());
+        // The old instance, not yet refreshed (and unable to: no source), refuses the new key.
+        assert!(old.verify_now(&after.token, now).is_err());
+        // After the next rotation the first key is retired.
+        let retired = TokenKeys::with_versions(
+            &[b"the-next-key-0123456789abcdef0123", SECRET],
+            Duration::from_secs(60),
+        );
+        assert!(retired.verify_now(&before.token, now).is_err());
+        assert!(retired.verify_now(&after.token, now).is_ok());
+    }
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -264,7 +355,7 @@ mod tests {
             issued.expires_at - issued.issued_at,
             chrono::Duration::seconds(3600)
         );
-        let verified = keys().verify(&issued.token, now).unwrap();
+        let verified = keys().verify_now(&issued.token, now).unwrap();
         assert_eq!(verified.user_id, 42);
         assert_eq!(verified.jti, issued.jti);
         let header = jsonwebtoken::decode_header(&issued.token).unwrap();
@@ -326,7 +417,7 @@ mod tests {
             &"a".repeat(MAX_TOKEN_BYTES + 1),
         ] {
             assert!(
-                matches!(keys().verify(token, now), Err(ApiError::Unauthorized)),
+                matches!(keys().verify_now(token, now), Err(ApiError::Unauthorized)),
                 "accepted {token}"
             );
         }
@@ -338,7 +429,7 @@ mod tests {
         let mut claims = claims_at(now);
         claims["sub"] = "admin".into();
         let token = sign(&claims, Header::default(), SECRET);
-        assert!(keys().verify(&token, Utc::now()).is_err());
+        assert!(keys().verify_now(&token, Utc::now()).is_err());
     }
 
     /// A token signed with our key by someone else's rules: another algorithm named in the
@@ -358,7 +449,7 @@ mod tests {
         };
         // The control: the same construction with a plain HS256 header is accepted.
         assert!(keys()
-            .verify(&hmac_signed(r#"{"alg":"HS256","typ":"JWT"}"#), now)
+            .verify_now(&hmac_signed(r#"{"alg":"HS256","typ":"JWT"}"#), now)
             .is_ok());
         for header in [
             r#"{"alg":"RS256","typ":"JWT"}"#,
@@ -371,7 +462,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    keys().verify(&hmac_signed(header), now),
+                    keys().verify_now(&hmac_signed(header), now),
                     Err(ApiError::Unauthorized)
                 ),
                 "accepted a token with header {header}"

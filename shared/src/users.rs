@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Row, Transaction};
+use mysql_async::{Row, Transaction};
 use serde::Serialize;
 
 use crate::auth::Authenticated;
@@ -346,71 +346,4 @@ async fn delete_in(tx: &mut Transaction<'_>, id: u64) -> Result<(), ApiError> {
     tx.exec_drop("DELETE FROM users WHERE id = ?", (id,))
         .await?;
     Ok(())
-}
-
-/// What [`ensure_admin`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminBootstrap {
-    Created(u64),
-    /// The password or role differed and was reset; the user's old tokens are revoked.
-    Reset(u64),
-    Unchanged(u64),
-}
-
-/// Creates the admin `cellnumber`, or makes an existing user with it an admin with `password`.
-/// Running it again with the same values changes nothing, so `make serve` can run it every time.
-pub async fn ensure_admin(
-    conn: &mut Conn,
-    name: &str,
-    cellnumber: &str,
-    password: &str,
-    bcrypt_cost: u32,
-) -> Result<AdminBootstrap, ApiError> {
-    use crate::validation::{cellnumber_rule, name_rule, password_rule};
-    for (field, outcome) in [
-        ("cellnumber", cellnumber_rule(cellnumber)),
-        ("password", password_rule(password)),
-        ("name", name_rule(name)),
-    ] {
-        if let Err(failure) = outcome {
-            let msg = failure.message.map(|m| m.to_string()).unwrap_or_default();
-            return Err(ApiError::validation(&[field], msg));
-        }
-    }
-    let existing: Option<(u64, String, u8)> = conn
-        .exec_first(
-            "SELECT id, password_hash, role_id FROM users WHERE cellnumber = ?",
-            (cellnumber,),
-        )
-        .await?;
-    match existing {
-        Some((id, hash, role_id)) => {
-            if role_id == Role::Admin.id() && crate::password::verify(password, &hash).await {
-                return Ok(AdminBootstrap::Unchanged(id));
-            }
-            let hash = crate::password::hash(password, bcrypt_cost).await?;
-            let mut tx = conn.start_transaction(Default::default()).await?;
-            tx.exec_drop(
-                "UPDATE users SET password_hash = ?, role_id = 1, \
-                 updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) WHERE id = ?",
-                (hash, id),
-            )
-            .await?;
-            end_sessions(&mut tx, id, Ended::All).await?;
-            tx.commit().await?;
-            Ok(AdminBootstrap::Reset(id))
-        }
-        None => {
-            let hash = crate::password::hash(password, bcrypt_cost).await?;
-            conn.exec_drop(
-                "INSERT INTO users (name, cellnumber, password_hash, role_id, created, updated) \
-                 VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
-                (name.trim(), cellnumber, hash),
-            )
-            .await?;
-            Ok(AdminBootstrap::Created(
-                conn.last_insert_id().unwrap_or_default(),
-            ))
-        }
-    }
 }

@@ -11,6 +11,7 @@ use shared::config::Config;
 use shared::App;
 
 pub mod mariadb;
+pub mod moto;
 pub mod round_trips;
 pub mod serve;
 

@@ -3,51 +3,9 @@
 //!
 //! One test per binary, since it sets the process environment the way Lambda does.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
+use api_tests::moto::Moto;
 use api_tests::{insert_user, test_app, TestDb};
 use mysql_async::prelude::Queryable;
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "moto_server is not installed: run the tests with `make test`, which installs it",
-            );
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
@@ -140,7 +98,10 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
     let database = shared::app::Database::load()
         .await
         .expect("the migrate function loads");
-    assert_eq!(shared::db::migrate(&database.pool).await.ok(), Some(0));
+    assert_eq!(
+        shared::db::migrate(&database.pool.current()).await.ok(),
+        Some(0)
+    );
 
     // A secret that cannot be read stops the cold start with an error naming it, not a panic.
     // SAFETY: as above.

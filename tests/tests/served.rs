@@ -238,6 +238,22 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
         logs.contains("\"route\":\"PATCH /api/users/{id}\""),
         "{logs}"
     );
+    // Each request's JSON line carries what Lambda's JSON log format reads: an RFC 3339
+    // timestamp and a level.
+    let handled: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|line| line.contains("\"request handled\""))
+        .filter_map(|line| serde_json::from_str(&line[line.find('{')?..]).ok())
+        .collect();
+    assert!(!handled.is_empty(), "{logs}");
+    for line in &handled {
+        let timestamp = line["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),
+            "{line}"
+        );
+        assert_eq!(line["level"], "INFO", "{line}");
+    }
     for secret in [
         api_tests::TEST_SECRET,
         "admin-password-1",

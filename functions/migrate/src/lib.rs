@@ -1,48 +1,81 @@
 //! The `migrate` function. No HTTP route reaches it; it is invoked
 //! - by CloudFormation, through the `SchemaMigrations` custom resource of `template.yaml`, on every
 //!   deploy that changes it: Create and Update apply the migrations, Delete leaves the data alone;
-//!   the outcome is PUT to the pre-signed URL CloudFormation gave;
+//!   the outcome is PUT to the pre-signed S3 URL CloudFormation gave, whatever happened;
 //! - by an operator: `{"action": "migrate"}`, or `{"action": "bootstrap-admin", "cellnumber":
 //!   "..."}` to create the first admin (with a generated password, returned once, unless one is
-//!   given as `"password"`).
+//!   given as `"password"`; `"force": true` resets the password of that existing admin).
+//!
+//! Nothing is loaded before the runtime loop starts: the secrets and the database are read in the
+//! handler, so a misconfiguration (no route to Secrets Manager, a key it may not use, a malformed
+//! secret) becomes a FAILED answer to CloudFormation with the reason, not a silent crash that
+//! leaves the stack waiting.
 
-use std::sync::Arc;
-use std::time::Duration;
+mod custom_resource;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use shared::admin::{bootstrap_admin, AdminBootstrap, AdminRequest};
 use shared::app::Database;
-use shared::users::{ensure_admin, AdminBootstrap};
 
-/// The resource's id never changes, so an Update never makes CloudFormation delete "the old one".
-pub const PHYSICAL_RESOURCE_ID: &str = "users-api-schema";
-/// Leaves time to report a failure before the function's own timeout (60 s in the template).
-const MIGRATION_TIMEOUT: Duration = Duration::from_secs(45);
+pub use custom_resource::{
+    is_s3_response_url, CustomResourceRequest, CustomResourceResponse, Responder,
+    PHYSICAL_RESOURCE_ID,
+};
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CustomResourceRequest {
-    pub request_type: String,
-    #[serde(rename = "ResponseURL")]
-    pub response_url: String,
-    pub stack_id: String,
-    pub request_id: String,
-    pub logical_resource_id: String,
-    #[serde(default)]
-    pub physical_resource_id: Option<String>,
+/// The most a custom resource request may take before its answer is sent: well under the
+/// function's timeout (60 s in the template), leaving time for the PUT ([`RESPONSE_TIMEOUT`]).
+/// It bounds reading the secrets, connecting and waiting for the migration lock; a migration
+/// that has started is never cut off (see [`shared::db::migrate_waiting`]).
+///
+/// [`RESPONSE_TIMEOUT`]: custom_resource::RESPONSE_TIMEOUT
+pub const CUSTOM_RESOURCE_BUDGET: Duration = Duration::from_secs(40);
+/// Kept free before the invocation's deadline for the answer itself.
+const ANSWER_RESERVE: Duration = Duration::from_secs(15);
+
+type LoadFuture = Pin<Box<dyn Future<Output = Result<Database, String>> + Send>>;
+
+/// The database of the function instance, loaded on first use and kept; a failed load is tried
+/// again on the next invocation (the operator may have fixed the cause meanwhile).
+pub struct Migrator {
+    database: tokio::sync::OnceCell<Database>,
+    load: Box<dyn Fn() -> LoadFuture + Send + Sync>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
-#[serde(rename_all = "PascalCase")]
-pub struct CustomResourceResponse {
-    pub status: &'static str,
-    pub reason: String,
-    pub physical_resource_id: String,
-    pub stack_id: String,
-    pub request_id: String,
-    pub logical_resource_id: String,
-    pub data: Value,
+impl Migrator {
+    /// Loads from the environment and Secrets Manager, as in AWS.
+    pub fn from_environment() -> Self {
+        Self::with_loader(|| async { Database::load().await.map_err(|e| e.to_string()) })
+    }
+
+    pub fn with_database(database: Database) -> Self {
+        let migrator = Self::with_loader(|| async { Err("no loader".to_owned()) });
+        migrator
+            .database
+            .set(database)
+            .unwrap_or_else(|_| unreachable!("a new cell is empty"));
+        migrator
+    }
+
+    pub fn with_loader<F, Fut>(load: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Database, String>> + Send + 'static,
+    {
+        Self {
+            database: tokio::sync::OnceCell::new(),
+            load: Box::new(move || Box::pin(load())),
+        }
+    }
+
+    pub async fn database(&self) -> Result<&Database, String> {
+        self.database.get_or_try_init(|| (self.load)()).await
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,154 +88,174 @@ pub enum Action {
         password: Option<String>,
         #[serde(default)]
         name: Option<String>,
+        #[serde(default)]
+        force: bool,
     },
 }
 
-/// Sends the custom resource's outcome to CloudFormation.
-pub struct Responder {
-    agent: ureq::Agent,
-}
-
-impl Default for Responder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Responder {
-    pub fn new() -> Self {
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into();
-        Self { agent }
-    }
-
-    /// PUTs `response` as CloudFormation expects it: JSON with an empty content type (the URL is
-    /// signed without one).
-    pub async fn send(&self, url: &str, response: &CustomResourceResponse) -> Result<(), String> {
-        let body = serde_json::to_vec(response).map_err(|e| e.to_string())?;
-        let agent = self.agent.clone();
-        let url = url.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let answer = agent
-                .put(&url)
-                .header("content-type", "")
-                .send(&body[..])
-                .map_err(|error| format!("PUT to the response URL failed: {error}"))?;
-            if answer.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("the response URL answered {}", answer.status()))
-            }
-        })
-        .await
-        .map_err(|error| error.to_string())?
-    }
-}
-
 pub async fn handler(
-    database: &Database,
+    migrator: &Migrator,
     responder: &Responder,
     event: LambdaEvent<Value>,
 ) -> Result<Value, lambda_runtime::Error> {
+    let budget = budget(event.context.deadline);
     let payload = event.payload;
     if payload.get("RequestType").is_some() {
         let request: CustomResourceRequest = serde_json::from_value(payload)?;
-        let response = custom_resource(database, &request).await;
-        tracing::info!(request_type = %request.request_type, status = response.status, reason = %response.reason, "custom resource");
+        if !responder.allows(&request.response_url) {
+            tracing::error!(
+                request_type = %request.request_type,
+                "custom resource event with a ResponseURL that is not an https pre-signed S3 URL: ignored"
+            );
+            return Err("the ResponseURL is not an https pre-signed S3 URL".into());
+        }
+        let response = custom_resource(migrator, &request, budget).await;
+        if response.status == "SUCCESS" {
+            tracing::info!(request_type = %request.request_type, reason = %response.reason, "custom resource");
+        } else {
+            tracing::error!(request_type = %request.request_type, reason = %response.reason, "custom resource FAILED");
+        }
         responder.send(&request.response_url, &response).await?;
         return Ok(json!({ "Status": response.status }));
     }
     let action: Action = serde_json::from_value(payload).map_err(|error| {
         format!("expected a CloudFormation custom resource event or an action: {error}")
     })?;
+    let database = tokio::time::timeout(budget, migrator.database())
+        .await
+        .map_err(|_| format!("loading the configuration took longer than {budget:?}"))??;
     Ok(run_action(database, action).await?)
 }
 
-/// Create and Update migrate; Delete succeeds without touching the database (the schema and its
-/// data outlive the stack, and on stack deletion the database may already be unreachable).
+/// [`CUSTOM_RESOURCE_BUDGET`], or less when the invocation's deadline is nearer.
+fn budget(deadline_ms: u64) -> Duration {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if deadline_ms == 0 {
+        return CUSTOM_RESOURCE_BUDGET;
+    }
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    left.saturating_sub(ANSWER_RESERVE)
+        .clamp(Duration::from_secs(1), CUSTOM_RESOURCE_BUDGET)
+}
+
+/// Create and Update migrate; Delete succeeds without loading or touching anything (the schema
+/// and its data outlive the stack, and on a rollback the configuration may be what failed).
+/// Every failure is a FAILED answer with its reason.
 pub async fn custom_resource(
-    database: &Database,
+    migrator: &Migrator,
     request: &CustomResourceRequest,
+    budget: Duration,
 ) -> CustomResourceResponse {
     let outcome = match request.request_type.as_str() {
-        "Create" | "Update" => {
-            match tokio::time::timeout(MIGRATION_TIMEOUT, shared::db::migrate(&database.pool)).await
-            {
-                Ok(Ok(applied)) => Ok((
-                    format!("{applied} migration(s) applied"),
-                    json!({ "Applied": applied }),
-                )),
-                Ok(Err(error)) => Err(error.to_string()),
-                Err(_) => Err("the database did not answer in time".to_owned()),
-            }
-        }
+        "Create" | "Update" => apply_migrations(migrator, budget).await,
         "Delete" => Ok(("schema left in place".to_owned(), json!({}))),
         other => Err(format!("unknown RequestType {other}")),
     };
-    let (status, reason, data) = match outcome {
-        Ok((reason, data)) => ("SUCCESS", reason, data),
-        Err(reason) => ("FAILED", reason, json!({})),
+    CustomResourceResponse::to(request, outcome)
+}
+
+async fn apply_migrations(
+    migrator: &Migrator,
+    budget: Duration,
+) -> Result<(String, Value), String> {
+    let started = std::time::Instant::now();
+    // Reading the secrets and reaching the database may hang (no route, a frozen server):
+    // bounded here. Nothing has been changed yet, so cutting it off is harmless.
+    let ready = tokio::time::timeout(budget, async {
+        let database = migrator.database().await?;
+        let conn = database
+            .pool
+            .get_conn()
+            .await
+            .map_err(|error| format!("cannot connect to the database: {error}"))?;
+        Ok::<_, String>((database, conn))
+    })
+    .await;
+    let (database, conn) = match ready {
+        Ok(ready) => ready?,
+        Err(_) => {
+            return Err(format!(
+                "the configuration or the database did not answer within {budget:?}"
+            ))
+        }
     };
-    CustomResourceResponse {
-        status,
-        reason,
-        physical_resource_id: request
-            .physical_resource_id
-            .clone()
-            .unwrap_or_else(|| PHYSICAL_RESOURCE_ID.to_owned()),
-        stack_id: request.stack_id.clone(),
-        request_id: request.request_id.clone(),
-        logical_resource_id: request.logical_resource_id.clone(),
-        data,
+    // Back to the pool, for the run to take again at once.
+    drop(conn);
+    let lock_wait = budget
+        .saturating_sub(started.elapsed())
+        .min(shared::db::MIGRATION_LOCK_WAIT);
+    let applied = shared::db::migrate_waiting(&database.pool.current(), lock_wait)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut reason = format!("{applied} migration(s) applied");
+    if let Some(granted) = ensure_app_user(database).await? {
+        reason = format!("{reason}; {granted}");
     }
+    Ok((reason, json!({ "Applied": applied })))
+}
+
+/// Creates or updates the HTTP functions' database user, when the stack gives one.
+async fn ensure_app_user(database: &Database) -> Result<Option<String>, String> {
+    let Some(user) = &database.app_user else {
+        return Ok(None);
+    };
+    let mut conn = database
+        .pool
+        .get_conn()
+        .await
+        .map_err(|error| format!("cannot connect to the database: {error}"))?;
+    shared::app_user::ensure(&mut conn, user)
+        .await
+        .map(Some)
+        .map_err(|error| error.to_string())
 }
 
 async fn run_action(database: &Database, action: Action) -> Result<Value, String> {
     match action {
         Action::Migrate => {
-            let applied = shared::db::migrate(&database.pool)
+            let applied = shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(json!({ "applied": applied }))
+            let app_user = ensure_app_user(database).await?;
+            Ok(json!({ "applied": applied, "appUser": app_user }))
         }
         Action::BootstrapAdmin {
             cellnumber,
             password,
             name,
+            force,
         } => {
             let generated = password.is_none();
             let password = password.unwrap_or_else(generate_password);
-            shared::db::migrate(&database.pool)
+            shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
             let mut conn = database.pool.get_conn().await.map_err(|e| e.to_string())?;
             let name = name.unwrap_or_else(|| "Administrator".to_owned());
-            let outcome = ensure_admin(
-                &mut conn,
-                &name,
-                &cellnumber,
-                &password,
-                database.bcrypt_cost,
-            )
-            .await
-            .map_err(|error| match error {
-                shared::ApiError::Validation(fields) => {
-                    format!("{}: {}", fields[0].loc.join("."), fields[0].msg)
-                }
-                other => other.to_string(),
-            })?;
+            let request = AdminRequest {
+                name: &name,
+                cellnumber: &cellnumber,
+                password: &password,
+                force,
+            };
+            let outcome = bootstrap_admin(&mut conn, &request, database.bcrypt_cost)
+                .await
+                .map_err(|error| match error {
+                    shared::ApiError::Validation(fields) => {
+                        format!("{}: {}", fields[0].loc.join("."), fields[0].msg)
+                    }
+                    shared::ApiError::Conflict(reason) => reason.to_owned(),
+                    other => other.to_string(),
+                })?;
             let (id, what) = match outcome {
                 AdminBootstrap::Created(id) => (id, "created"),
                 AdminBootstrap::Reset(id) => (id, "reset"),
                 AdminBootstrap::Unchanged(id) => (id, "unchanged"),
             };
+            tracing::info!(user_id = id, outcome = what, "bootstrap-admin");
             let mut answer = json!({ "id": id, "cellnumber": cellnumber, "admin": what });
             if generated && what != "unchanged" {
                 // Shown once, to whoever invoked the function; never logged.

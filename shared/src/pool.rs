@@ -1,0 +1,300 @@
+//! The database pool of a function instance, and the one place its credentials are renewed.
+//!
+//! In AWS the credentials come from a Secrets Manager secret that is rotated (RDS rotates the
+//! secret it manages every 7 days by default) while instances stay warm for hours. Connections
+//! already open keep working after a password change; a new one is refused with MySQL error
+//! 1045. Then, and only then, the instance reads the secret again (at most once per
+//! [`MIN_REREAD_INTERVAL`], one read shared by every request that met the refusal), builds a new
+//! pool with the new credentials, and takes the connection again: the request that found out
+//! succeeds, and so does every one after it, with no cold start.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use mysql_async::Conn;
+
+use crate::config::{DatabaseTls, Secret};
+use crate::db::{self, DbSetupError};
+use crate::sockets;
+
+/// At most one read of the secret per instance in this interval, however many requests are
+/// refused: a wrong password in the secret must not turn every request into a Secrets Manager call.
+pub const MIN_REREAD_INTERVAL: Duration = Duration::from_secs(5);
+/// MySQL's answer to a connection with wrong credentials (`ER_ACCESS_DENIED_ERROR`).
+pub const ACCESS_DENIED: u16 = 1045;
+
+pub type UrlFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+/// Reads the database URL again from where it came from (the secret).
+pub type CredentialSource = Arc<dyn Fn() -> UrlFuture + Send + Sync>;
+
+struct Current {
+    pool: mysql_async::Pool,
+    url: Secret,
+    generation: u64,
+}
+
+/// The sockets of this pool's connections, by the server's connection id, so that a timed-out
+/// request's connections can be closed at once (see [`DbPool::abandon`]).
+#[derive(Default)]
+struct Owned {
+    ids: HashSet<u32>,
+    inodes: HashSet<u64>,
+}
+
+/// Sockets some pool of this process has claimed (tests run many instances in one process).
+static CLAIMED: Mutex<std::collections::BTreeSet<u64>> =
+    Mutex::new(std::collections::BTreeSet::new());
+/// New connections of all the pools of the process are made one at a time, so the socket that
+/// appears during one is that connection's.
+static CONNECTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub struct DbPool {
+    current: RwLock<Current>,
+    tls: DatabaseTls,
+    /// Statements every new connection runs first (the lock-wait bound).
+    setup: Vec<String>,
+    port: u16,
+    owned: Mutex<Owned>,
+    credentials: Option<CredentialSource>,
+    /// When the secret was last read because of a refusal; held while it is read, so concurrent
+    /// refusals wait for that one read instead of making their own.
+    last_reread: tokio::sync::Mutex<Option<Instant>>,
+    rereads: AtomicU64,
+}
+
+impl DbPool {
+    /// A pool that connects lazily, on its first use.
+    pub fn new(database_url: &str, tls: DatabaseTls) -> Result<Self, DbSetupError> {
+        Self::with_setup(database_url, tls, Vec::new())
+    }
+
+    /// A pool whose new connections first run `setup`.
+    pub fn with_setup(
+        database_url: &str,
+        tls: DatabaseTls,
+        setup: Vec<String>,
+    ) -> Result<Self, DbSetupError> {
+        Ok(Self {
+            current: RwLock::new(Current {
+                pool: db::pool_with_setup(database_url, tls, setup.clone())?,
+                url: Secret::new(database_url),
+                generation: 0,
+            }),
+            tls,
+            port: db::port_of(database_url)?,
+            setup,
+            owned: Mutex::new(Owned::default()),
+            credentials: None,
+            last_reread: tokio::sync::Mutex::new(None),
+            rereads: AtomicU64::new(0),
+        })
+    }
+
+    /// Credentials that may change: on a refused connection, `source` is asked for the URL again.
+    pub fn with_credential_source(mut self, source: CredentialSource) -> Self {
+        self.credentials = Some(source);
+        self
+    }
+
+    /// The pool in use now (a handle: clones share the connections).
+    pub fn current(&self) -> mysql_async::Pool {
+        self.read().pool.clone()
+    }
+
+    /// How many times the credentials were read again since the cold start.
+    pub fn credential_rereads(&self) -> u64 {
+        self.rereads.load(Ordering::Relaxed)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A connection; when the server refuses the credentials and they can be read again, they
+    /// are, and the connection is taken once more with the new ones.
+    pub async fn get_conn(&self) -> Result<Conn, mysql_async::Error> {
+        let (pool, generation) = {
+            let current = self.read();
+            (current.pool.clone(), current.generation)
+        };
+        match self.checkout(&pool).await {
+            Err(error) if is_access_denied(&error) && self.credentials.is_some() => {
+                if self.renew_credentials(generation).await {
+                    self.checkout(&self.current()).await
+                } else {
+                    Err(error)
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// A connection of `pool`, whose socket is known when it is a new one.
+    async fn checkout(&self, pool: &mysql_async::Pool) -> Result<Conn, mysql_async::Error> {
+        let idle = pool.metrics().connections_in_pool.load(Ordering::Relaxed);
+        if idle > 0 || !cfg!(target_os = "linux") {
+            let conn = pool.get_conn().await?;
+            // An idle connection that turned out dead is replaced by a new one on the way.
+            if !lock(&self.owned).ids.contains(&conn.id()) {
+                self.claim(conn.id(), None);
+            }
+            return Ok(conn);
+        }
+        let _one_at_a_time = CONNECTING.lock().await;
+        let before: HashSet<u64> = sockets::connected_to(self.port)
+            .iter()
+            .map(|socket| socket.inode)
+            .collect();
+        let conn = pool.get_conn().await?;
+        if !lock(&self.owned).ids.contains(&conn.id()) {
+            self.claim(conn.id(), Some(&before));
+        }
+        Ok(conn)
+    }
+
+    /// Records the socket of new connection `id`: the one socket to the database's port that no
+    /// pool has claimed (and that did not exist `before` it, when known). Left unclaimed when
+    /// that is not one socket (another client of the database connecting at the same moment).
+    fn claim(&self, id: u32, before: Option<&HashSet<u64>>) {
+        let now = sockets::connected_to(self.port);
+        let mut claimed = lock(&CLAIMED);
+        let live: HashSet<u64> = now.iter().map(|socket| socket.inode).collect();
+        claimed.retain(|inode| live.contains(inode));
+        let candidates: Vec<u64> = now
+            .iter()
+            .map(|socket| socket.inode)
+            .filter(|inode| !claimed.contains(inode))
+            .filter(|inode| before.is_none_or(|before| !before.contains(inode)))
+            .collect();
+        let mut owned = lock(&self.owned);
+        owned.inodes.retain(|inode| live.contains(inode));
+        if let [inode] = candidates[..] {
+            claimed.insert(inode);
+            owned.inodes.insert(inode);
+            owned.ids.insert(id);
+        }
+    }
+
+    /// After a request timed out: every connection of this pool is closed at once (its socket
+    /// shut down), whatever it was doing, so the server rolls back any transaction and releases
+    /// its locks now rather than when it notices the client gone (`wait_timeout`, 8 hours by
+    /// default), and a fresh pool takes its place. Lambda freezes the instance right after the
+    /// response, so nothing done later would run in time.
+    pub fn abandon(&self) {
+        let inodes = {
+            let mut owned = lock(&self.owned);
+            owned.ids.clear();
+            std::mem::take(&mut owned.inodes)
+        };
+        let mut closed = 0;
+        for socket in sockets::connected_to(self.port) {
+            if inodes.contains(&socket.inode) {
+                sockets::shut_down(&socket);
+                closed += 1;
+            }
+        }
+        lock(&CLAIMED).retain(|inode| !inodes.contains(inode));
+        let url = self.read().url.clone();
+        match db::pool_with_setup(url.expose(), self.tls, self.setup.clone()) {
+            Ok(pool) => {
+                let old = {
+                    let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+                    current.generation += 1;
+                    std::mem::replace(&mut current.pool, pool)
+                };
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        let _ = old.disconnect().await;
+                    });
+                }
+            }
+            Err(error) => tracing::error!(%error, "a new pool could not be made"),
+        }
+        tracing::warn!(
+            closed,
+            "the request timed out: the instance's database connections were closed, so the server rolls back what they held"
+        );
+    }
+
+    /// Whether the pool now has other credentials than those of `seen_generation`.
+    async fn renew_credentials(&self, seen_generation: u64) -> bool {
+        let Some(source) = &self.credentials else {
+            return false;
+        };
+        let mut last_reread = self.last_reread.lock().await;
+        if self.read().generation != seen_generation {
+            // Another request renewed them while this one waited.
+            return true;
+        }
+        if last_reread.is_some_and(|at| at.elapsed() < MIN_REREAD_INTERVAL) {
+            return false;
+        }
+        *last_reread = Some(Instant::now());
+        self.rereads.fetch_add(1, Ordering::Relaxed);
+        let url = match source().await {
+            Ok(url) => url,
+            Err(error) => {
+                tracing::error!(%error, "the database refused its credentials, and reading them again failed");
+                return false;
+            }
+        };
+        if url == self.read().url.expose() {
+            tracing::error!(
+                "the database refused its credentials, and the secret still holds the same ones"
+            );
+            return false;
+        }
+        let pool = match db::pool_with_setup(&url, self.tls, self.setup.clone()) {
+            Ok(pool) => pool,
+            Err(error) => {
+                tracing::error!(%error, "the database secret changed into an unusable URL");
+                return false;
+            }
+        };
+        let old = {
+            let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+            let old = std::mem::replace(&mut current.pool, pool);
+            current.url = Secret::new(url);
+            current.generation += 1;
+            old
+        };
+        tracing::info!("the database credentials changed: new connections use the new ones");
+        // Connections of the old pool still in use finish their requests, then close.
+        tokio::spawn(async move {
+            let _ = old.disconnect().await;
+        });
+        true
+    }
+}
+
+/// How long a statement of a request may wait for a row lock, in MySQL's whole seconds: half the
+/// request timeout (at least 1 s), so a request blocked by a lock gets the server's 503 (lock wait
+/// timeout) rather than being cut off by its own timeout.
+pub fn lock_wait_seconds(request_timeout: Duration) -> u64 {
+    (request_timeout.as_millis() as u64 / 2 / 1000).max(1)
+}
+
+/// The session settings of a request-serving connection.
+pub fn request_session_setup(request_timeout: Duration) -> Vec<String> {
+    vec![format!(
+        "SET SESSION innodb_lock_wait_timeout = {}",
+        lock_wait_seconds(request_timeout)
+    )]
+}
+
+/// Whether the server refused the connection's credentials.
+pub fn is_access_denied(error: &mysql_async::Error) -> bool {
+    matches!(error, mysql_async::Error::Server(server) if server.code == ACCESS_DENIED)
+}
