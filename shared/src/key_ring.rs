@@ -24,6 +24,8 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_secs(300);
 pub const UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(10);
 /// After a failed read the old ring is kept, and reading is tried again after this.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// The longest a read of the keys may hold the request it rides on.
+const READ_BOUND: Duration = Duration::from_secs(2);
 /// Characters of a `kid`: base64url of 12 bytes.
 const KID_LEN: usize = 16;
 
@@ -159,7 +161,11 @@ impl KeyRing {
         }
         *last_attempt = Some(Instant::now());
         self.reads.fetch_add(1, Ordering::Relaxed);
-        match source().await {
+        // The read rides on a request: an unreachable Secrets Manager must not hold it long.
+        let read = tokio::time::timeout(READ_BOUND, source())
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {READ_BOUND:?}")));
+        match read {
             Ok(versions) if !versions.is_empty() => {
                 let versions: Vec<&[u8]> =
                     versions.iter().map(|key| key.expose().as_bytes()).collect();

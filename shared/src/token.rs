@@ -134,7 +134,7 @@ impl TokenKeys {
     /// Signature, algorithm, expiry and shape; every failure is the same `Unauthorized`. The
     /// key is the one the token's `kid` names (read again, rate-limited, when it is not known
     /// yet: a token of an instance that has picked up a rotation first); a token without `kid`
-    /// (issued before tokens carried one) is checked with the newest key.
+    /// (issued before tokens carried one) is checked with each key held.
     pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, ApiError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(ApiError::Unauthorized);
@@ -160,14 +160,24 @@ impl TokenKeys {
                 keys = self.ring.keys();
             }
         }
-        let key = match header.kid.as_deref() {
-            Some(kid) => keys.verifying_key(kid),
-            None => keys.verifying.first().map(|(_, key)| key),
-        }
-        .ok_or(ApiError::Unauthorized)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|_| ApiError::Unauthorized)?;
-        let claims = data.claims;
+        let claims = match header.kid.as_deref() {
+            Some(kid) => {
+                let key = keys.verifying_key(kid).ok_or(ApiError::Unauthorized)?;
+                jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                    .map_err(|_| ApiError::Unauthorized)?
+                    .claims
+            }
+            // Issued before tokens named their key: by one of the (at most two) held.
+            None => {
+                keys.verifying
+                    .iter()
+                    .find_map(|(_, key)| {
+                        jsonwebtoken::decode::<Claims>(token, key, &self.validation).ok()
+                    })
+                    .ok_or(ApiError::Unauthorized)?
+                    .claims
+            }
+        };
         // A token from the future was not issued by a clock we trust.
         if claims.iat > now.timestamp() + LEEWAY_SECONDS as i64 {
             return Err(ApiError::Unauthorized);
