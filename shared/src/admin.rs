@@ -108,7 +108,7 @@ async fn decide_locked(
                 (hash, id),
             )
             .await?;
-            end_sessions(&mut tx, id, Ended::All).await?;
+            end_sessions(tx, id, Ended::All).await?;
             Ok(AdminBootstrap::Reset(id))
         }
         None if !admins.is_empty() => Err(ApiError::Conflict(ADMIN_EXISTS)),

@@ -87,8 +87,7 @@ impl ApiError {
         match self {
             Self::Unauthorized | Self::InvalidCredentials => 401,
             Self::Forbidden | Self::WrongCurrentPassword => 403,
-            Self::NotFound | Self::SessionNotFound => 404,
-            Self::NotFound | Self::RouteNotFound => 404,
+            Self::NotFound | Self::SessionNotFound | Self::RouteNotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,

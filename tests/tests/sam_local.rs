@@ -141,7 +141,6 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
     assert_eq!(patched.body["email"], "ada@example.com");
 
     let user_grant = server.login("+15550000002", "ada-password-1").body;
-    let user = user_grant["token"].as_str().unwrap().to_owned();
     // Sessions: refresh without a token, the list, ending one, and an admin's sign-out.
     let renewed = server.call(
         "POST",
@@ -166,11 +165,23 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
     let sessions = server.call("GET", "/api/users/me/sessions", Some(&user), None);
     assert_eq!(sessions.status, 200, "{}", sessions.body);
     assert_eq!(sessions.body["items"].as_array().unwrap().len(), 2);
-    let path = format!("/api/users/me/sessions/{}", other["sessionId"].as_str().unwrap());
+    let path = format!(
+        "/api/users/me/sessions/{}",
+        other["sessionId"].as_str().unwrap()
+    );
     assert_eq!(server.call("DELETE", &path, Some(&user), None).status, 204);
-    assert_error(&server.call("DELETE", &path, Some(&user), None), 404, "Session not found");
+    assert_error(
+        &server.call("DELETE", &path, Some(&user), None),
+        404,
+        "Session not found",
+    );
     let third = server.login("+15550000002", "ada-password-1").body;
-    let signed_out = server.call("DELETE", &format!("{location}/sessions"), Some(&admin), None);
+    let signed_out = server.call(
+        "DELETE",
+        &format!("{location}/sessions"),
+        Some(&admin),
+        None,
+    );
     assert_eq!(signed_out.status, 204, "{}", signed_out.body);
     let third_me = server.call("GET", "/api/users/me", third["token"].as_str(), None);
     assert_eq!(third_me.status, 401);
@@ -367,7 +378,10 @@ fn invoke_answer(env: &Path, function: &str, grant: &Grant) -> (Value, Value) {
     let event = std::fs::read_to_string(root.join(format!("events/{function}.json")))
         .unwrap()
         .replace("REPLACE_WITH_A_TOKEN_FROM_LOGIN", &grant.token)
-        .replace("REPLACE_WITH_A_REFRESH_TOKEN_FROM_LOGIN", &grant.refresh_token)
+        .replace(
+            "REPLACE_WITH_A_REFRESH_TOKEN_FROM_LOGIN",
+            &grant.refresh_token,
+        )
         .replace("REPLACE_WITH_A_SESSION_ID", &grant.session_id);
     let event_file = std::env::temp_dir().join(format!(
         "users-api-sam-event-{}-{function}.json",
