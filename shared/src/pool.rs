@@ -137,6 +137,9 @@ impl DbPool {
                     Err(error)
                 }
             }
+            // The pool was replaced while this request waited for it (new credentials found by
+            // a concurrent request, or a timeout): the new one is asked instead.
+            Err(_) if self.read().generation != generation => self.checkout(&self.current()).await,
             outcome => outcome,
         }
     }
