@@ -52,7 +52,7 @@ const AUTHENTICATE: &str = concat!(
     "SELECT ",
     user_columns!(u),
     " FROM access_token t JOIN users u ON u.id = t.user_id \
-     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
+     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6) AND u.is_active"
 );
 
 /// [`AUTHENTICATE`] that also reads user `s` (first parameter), NULLs when it does not exist.
@@ -62,7 +62,7 @@ const AUTHENTICATE_ABOUT: &str = concat!(
     ", ",
     user_columns!(s),
     " FROM access_token t JOIN users u ON u.id = t.user_id LEFT JOIN users s ON s.id = ? \
-     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6)"
+     WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6) AND u.is_active"
 );
 
 /// The token of an `Authorization: Bearer <token>` header value.
@@ -131,16 +131,31 @@ pub async fn authenticate_about(
     })
 }
 
-/// Revokes the token the request was made with.
-pub async fn logout(signed_in: &mut Authenticated) -> Result<(), ApiError> {
+/// Revokes the token the request was made with, and records the logout with it (one round trip).
+pub async fn logout(
+    signed_in: &mut Authenticated,
+    source: &crate::source_ip::SourceIp,
+) -> Result<(), ApiError> {
+    use crate::audit::{self, Event, Parties};
     signed_in
         .principal
         .authorize(crate::policy::Action::ActOnSelf)?;
-    let jti = signed_in.jti.clone();
-    signed_in
-        .conn()
-        .exec_drop("DELETE FROM access_token WHERE jti = ?", (jti,))
-        .await?;
+    let user_id = signed_in.user.id;
+    let statements = [
+        crate::sql_batch::bind(
+            "DELETE FROM access_token WHERE jti = ?",
+            &[signed_in.jti.as_str().into()],
+        ),
+        audit::insert_after_one_row(
+            Parties {
+                actor_id: Some(user_id),
+                target_id: Some(user_id),
+                source,
+            },
+            &Event::Logout { scope: "local" },
+        ),
+    ];
+    crate::sql_batch::run_in_transaction(signed_in.conn(), &statements).await?;
     Ok(())
 }
 

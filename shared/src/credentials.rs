@@ -6,6 +6,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{self, Event, LoginFailure, Parties};
 use crate::auth::Authenticated;
 use crate::error::{mysql_codes, ApiError};
 use crate::policy::Action;
@@ -38,11 +39,11 @@ pub struct LoginResponse {
     pub expires: DateTime<Utc>,
 }
 
-/// Records the token only while the user still has the hash its password was checked against:
-/// a user deleted, or a password reset by an admin, during the bcrypt of a login must not leave
-/// that login with a live token.
+/// Records the token only while the user still has the hash its password was checked against
+/// and is active: a user deleted, disabled, or whose password an admin reset, during the bcrypt
+/// of a login must not leave that login with a live token.
 const RECORD_TOKEN: &str = "INSERT INTO access_token (jti, user_id, created, expires) \
-     SELECT ?, id, ?, ? FROM users WHERE id = ? AND password_hash = ?";
+     SELECT ?, id, ?, ? FROM users WHERE id = ? AND password_hash = ? AND is_active";
 
 /// Checks the password and issues a token. An unknown cellnumber and a wrong password give the
 /// same error after the same bcrypt work, and both count against the cellnumber's throttle.
@@ -56,16 +57,45 @@ pub async fn login(
     // other characters) gets the answer of a wrong password after the same bcrypt work.
     if !validation::is_cellnumber(&request.cellnumber) {
         password::verify(&request.password, &password::dummy_hash(config.bcrypt_cost)).await;
+        record_unusable_cellnumber(app, &request.cellnumber, source).await;
         return Err(ApiError::InvalidCredentials);
     }
     let mut conn = app.conn().await?;
     let outcome = login_on(app, &mut conn, &request, source).await;
+    let refused = match &outcome {
+        Err(ApiError::InvalidCredentials) => Some(LoginFailure::Credentials),
+        Err(ApiError::TooManyRequests { .. }) => Some(LoginFailure::Throttled),
+        Err(ApiError::AccountDisabled) => Some(LoginFailure::Disabled),
+        _ => None,
+    };
     if !matches!(outcome, Ok(_) | Err(ApiError::Unavailable(_))) {
         // Failures run the clean-up too, so a flood of made-up cellnumbers cannot grow the
-        // throttle's table without bound.
-        remove_expired(&mut conn, config.login_window).await;
+        // throttle's table without bound; a refused login's event rides on the same query.
+        let event = refused
+            .map(|reason| audit::login_failed_statement(source, &request.cellnumber, reason));
+        remove_expired(&mut conn, &app.config, event).await;
     }
     outcome
+}
+
+/// The `login.failed` event of a cellnumber no user can have, which was refused before any query.
+async fn record_unusable_cellnumber(app: &App, cellnumber: &str, source: &SourceIp) {
+    let parties = Parties {
+        actor_id: None,
+        target_id: None,
+        source,
+    };
+    let event = Event::LoginFailed {
+        cellnumber,
+        reason: LoginFailure::Credentials,
+    };
+    let recorded = match app.conn().await {
+        Ok(mut conn) => audit::record(&mut conn, parties, &event).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(%error, "a refused login's event was not recorded");
+    }
 }
 
 async fn login_on(
@@ -76,14 +106,14 @@ async fn login_on(
 ) -> Result<LoginResponse, ApiError> {
     let config = &app.config;
     throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
-    let user: Option<(u64, String, u8)> = conn
+    let user: Option<(u64, String, u8, bool)> = conn
         .exec_first(
-            "SELECT id, password_hash, role_id FROM users WHERE cellnumber = ?",
+            "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
             (&request.cellnumber,),
         )
         .await?;
     let matched = match &user {
-        Some((_, hash, _)) if request.password.len() <= password::MAX_PASSWORD_BYTES => {
+        Some((_, hash, _, _)) if request.password.len() <= password::MAX_PASSWORD_BYTES => {
             password::verify(&request.password, hash).await
         }
         // Same cost as a real check, so timing does not tell whether the cellnumber exists.
@@ -92,26 +122,43 @@ async fn login_on(
             false
         }
     };
-    let (Some((user_id, verified_hash, role_id)), true) = (user, matched) else {
+    let (Some((user_id, verified_hash, role_id, is_active)), true) = (user, matched) else {
         return Err(ApiError::InvalidCredentials);
     };
+    // Only after the password is proven, so the answer tells nothing to whoever does not know it.
+    if !is_active {
+        return Err(ApiError::AccountDisabled);
+    }
 
     let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
-    let recorded = conn
-        .exec_drop(
+    // The token and its event in one transaction and one round trip.
+    let statements = [
+        crate::sql_batch::bind(
             RECORD_TOKEN,
-            (
-                &issued.jti,
-                issued.issued_at.naive_utc(),
-                issued.expires_at.naive_utc(),
-                user_id,
-                &verified_hash,
-            ),
-        )
-        .await;
+            &[
+                issued.jti.as_str().into(),
+                issued.issued_at.naive_utc().into(),
+                issued.expires_at.naive_utc().into(),
+                user_id.into(),
+                verified_hash.as_str().into(),
+            ],
+        ),
+        audit::insert_after_one_row(
+            Parties {
+                actor_id: None,
+                target_id: Some(user_id),
+                source,
+            },
+            // Today a session is its access token; sessions of their own replace the jti here.
+            &Event::LoginSucceeded {
+                session_id: &issued.jti,
+            },
+        ),
+    ];
+    let recorded = crate::sql_batch::run_in_transaction(conn, &statements).await;
     match recorded {
-        Ok(()) if conn.affected_rows() == 1 => {}
-        Ok(()) => return Err(ApiError::InvalidCredentials),
+        Ok(outcomes) if outcomes[0].affected_rows == 1 => {}
+        Ok(_) => return Err(ApiError::InvalidCredentials),
         Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
             return Err(ApiError::InvalidCredentials)
         }
@@ -126,7 +173,7 @@ async fn login_on(
         config.bcrypt_cost,
     )
     .await;
-    remove_expired(conn, config.login_window).await;
+    remove_expired(conn, config, None).await;
     tracing::Span::current().record("user_id", user_id);
     Ok(LoginResponse {
         token: issued.token,
@@ -169,13 +216,16 @@ async fn upgrade_hash(conn: &mut Conn, user_id: u64, password: &str, hash: &str,
     }
 }
 
-/// Keeps `access_token` and `login_attempt` from growing without bound, a bounded batch per
-/// login; a failure here must not fail the login it rides on.
-async fn remove_expired(conn: &mut Conn, login_window: std::time::Duration) {
-    let cleanup = format!(
-        "DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}",
-        throttle::remove_stale_statement(login_window)
-    );
+/// Keeps `access_token`, `login_attempt` and `audit_event` from growing without bound, a bounded
+/// batch per login; a failure here must not fail the login it rides on. A refused login's
+/// `event` goes first in the same query.
+async fn remove_expired(conn: &mut Conn, config: &crate::Config, event: Option<String>) {
+    let mut cleanup = event.map(|event| event + "; ").unwrap_or_default();
+    cleanup.push_str(&format!(
+        "DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}; {}",
+        throttle::remove_stale_statement(config.login_window),
+        audit::remove_expired_statement(config.audit_retention_days),
+    ));
     if let Err(error) = conn.query_drop(cleanup).await {
         tracing::warn!(%error, "expired row clean-up failed");
     }
@@ -194,6 +244,11 @@ pub async fn change_password(
     change: PasswordChange,
     source: &SourceIp,
 ) -> Result<(), ApiError> {
+    let parties = Parties {
+        actor_id: Some(signed_in.user.id),
+        target_id: Some(signed_in.user.id),
+        source,
+    };
     signed_in.principal.authorize(Action::ActOnSelf)?;
     validation::check(&change)?;
     let user_id = signed_in.user.id;
@@ -238,6 +293,7 @@ pub async fn change_password(
             (user_id, &jti),
         )
         .await?;
+        audit::record(&mut tx, parties, &Event::PasswordChanged).await?;
         Ok(())
     }
     .await;

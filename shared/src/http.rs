@@ -234,6 +234,14 @@ pub fn path_id(event: &Request) -> Result<u64, ApiError> {
     }
 }
 
+/// Every `(name, value)` of the query string, values decoded; a name given twice comes twice.
+pub fn query_pairs(event: &Request) -> Vec<(&str, &str)> {
+    event
+        .query_string_parameters_ref()
+        .map(|params| params.iter().collect())
+        .unwrap_or_default()
+}
+
 /// A whole-number query parameter within `range`, or `default` when absent.
 pub fn query_number(
     event: &Request,

@@ -5,6 +5,7 @@
 //! tested without AWS.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod credentials;
@@ -18,9 +19,11 @@ pub mod policy;
 mod sdk_http;
 pub mod secrets;
 pub mod source_ip;
+pub mod sql_batch;
 pub mod throttle;
 pub mod token;
 pub mod user;
+pub mod user_search;
 pub mod users;
 pub mod validation;
 

@@ -48,6 +48,8 @@ pub enum Action {
     CreateUser,
     UpdateUser,
     DeleteUser,
+    /// Read the audit log.
+    ReadAudit,
 }
 
 /// The signed-in user, with the role the database holds now (not the one in the token).
@@ -65,7 +67,11 @@ impl Principal {
             (Role::User, Action::ReadUser { id }) => id == self.user_id,
             (
                 Role::User,
-                Action::ListUsers | Action::CreateUser | Action::UpdateUser | Action::DeleteUser,
+                Action::ListUsers
+                | Action::CreateUser
+                | Action::UpdateUser
+                | Action::DeleteUser
+                | Action::ReadAudit,
             ) => false,
         };
         if allowed {
@@ -98,6 +104,7 @@ mod tests {
             Action::CreateUser,
             Action::UpdateUser,
             Action::DeleteUser,
+            Action::ReadAudit,
         ] {
             assert!(ADMIN.authorize(action).is_ok(), "{action:?}");
         }
@@ -113,6 +120,7 @@ mod tests {
             Action::CreateUser,
             Action::UpdateUser,
             Action::DeleteUser,
+            Action::ReadAudit,
         ] {
             assert!(
                 matches!(USER.authorize(action), Err(ApiError::Forbidden)),
