@@ -321,14 +321,15 @@ pub async fn list(signed_in: &mut Authenticated, query: AuditQuery) -> Result<Au
     };
     let columns = "id, at, action, actor_id, target_id, source_ip, detail";
     let mut page_params = params.clone();
+    page_params.extend(params.iter().cloned());
     page_params.push(query.limit.into());
     page_params.push(query.offset.into());
     let conn = signed_in.conn();
-    // The page and the total in one round trip.
+    // The page and the total in one round trip (the total an uncorrelated subquery, run once).
     let rows: Vec<Row> = conn
         .exec(
             format!(
-                "SELECT {columns}, COUNT(*) OVER () FROM audit_event{filter} \
+                "SELECT {columns}, (SELECT COUNT(*) FROM audit_event{filter}) FROM audit_event{filter} \
                  ORDER BY id DESC LIMIT ? OFFSET ?"
             ),
             page_params,

@@ -137,21 +137,34 @@ pub async fn list(
     signed_in.principal.authorize(Action::ListUsers)?;
     let (limit, offset) = (search.limit, search.offset);
     let (filter, params) = search.filter();
-    let mut page_params = params.clone();
+    // The page and the total in one round trip. Without `q` the total is an uncorrelated
+    // subquery, which the server runs once over an index, and the page is read in the order of
+    // an index: `COUNT(*) OVER ()` would materialize and sort every row first (0.7 s instead of
+    // 0.05 s for a page of 100,000 users; see make bench). With `q`, which no index serves, one
+    // scan that keeps the matches and counts them beats two scans.
+    let (total_column, filters) = if search.q.is_some() {
+        ("COUNT(*) OVER ()".to_owned(), 1)
+    } else {
+        (format!("(SELECT COUNT(*) FROM users u{filter})"), 2)
+    };
+    let mut page_params = Vec::with_capacity(params.len() * filters + 2);
+    for _ in 0..filters {
+        page_params.extend(params.iter().cloned());
+    }
     page_params.push(limit.into());
     page_params.push(offset.into());
     let conn = signed_in.conn();
-    // The page and the total in one round trip.
     let rows: Vec<Row> = conn
         .exec(
             format!(
                 concat!(
                     "SELECT ",
                     user_columns!(u),
-                    ", COUNT(*) OVER () FROM users u{} ORDER BY {} LIMIT ? OFFSET ?"
+                    ", {total} FROM users u{filter} ORDER BY {order} LIMIT ? OFFSET ?"
                 ),
-                filter,
-                search.sort.order_by()
+                total = total_column,
+                filter = filter,
+                order = search.sort.order_by()
             ),
             page_params,
         )

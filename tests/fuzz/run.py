@@ -79,12 +79,14 @@ WARM_UP = [
     ("POST", "/api/users/login", 422),
     ("POST", "/api/users/logout", 401),
     ("GET", "/api/users/me", 401),
+    ("PATCH", "/api/users/me", 401),
     ("POST", "/api/users/me/password", 401),
     ("POST", "/api/users", 401),
     ("GET", "/api/users", 401),
     ("GET", "/api/users/1", 401),
     ("PATCH", "/api/users/1", 401),
     ("DELETE", "/api/users/1", 401),
+    ("GET", "/api/audit", 401),
 ]
 
 
