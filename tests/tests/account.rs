@@ -163,11 +163,14 @@ async fn the_last_active_admin_cannot_be_disabled_demoted_or_deleted() {
     );
 }
 
-/// Two admins, each taking the other (or itself) away at the same moment, from instances of
-/// their own: exactly one wins, the other gets 409, and one active admin remains.
+/// Two admins, each taking the other away at the same moment, from instances of their own:
+/// exactly one wins and one active admin remains. The loser gets 409 when both got past
+/// authentication before either change committed, and otherwise what a removed admin gets (401
+/// once disabled or deleted, 403 once demoted); the rounds must show the 409 at least once.
 #[tokio::test]
 async fn racing_removals_of_the_last_two_active_admins_leave_one() {
-    for round in 0..6 {
+    let mut conflicts = 0;
+    for round in 0..10 {
         let f = fixture().await;
         let second_cell = "+15550500000";
         let second_id = insert_user(&f.app, 1, second_cell, "second-admin-1").await;
@@ -193,13 +196,13 @@ async fn racing_removals_of_the_last_two_active_admins_leave_one() {
         };
         let mut statuses = [a.status, b.status];
         statuses.sort_unstable();
-        assert_eq!(
-            statuses,
-            [200, 409],
+        assert!(
+            statuses[0] == 200 && [401, 403, 409].contains(&statuses[1]),
             "round {round}: {} / {}",
             a.body,
             b.body
         );
+        conflicts += usize::from(statuses[1] == 409);
         assert_eq!(
             count(
                 &f.app,
@@ -210,6 +213,7 @@ async fn racing_removals_of_the_last_two_active_admins_leave_one() {
             "round {round}"
         );
     }
+    assert!(conflicts > 0, "no round raced past authentication");
 }
 
 #[tokio::test]
