@@ -6,6 +6,7 @@
 //! Run it through `make bench`, which builds what it measures first.
 
 mod runtime_api;
+mod search;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,14 +45,14 @@ fn quick() -> bool {
 }
 const WARM_INVOCATIONS_FOR_RSS: usize = 300;
 
-struct Stats {
+pub(crate) struct Stats {
     p50: Duration,
     p99: Duration,
     max: Duration,
     mean: Duration,
 }
 
-fn stats(mut samples: Vec<Duration>) -> Stats {
+pub(crate) fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     let total: Duration = samples.iter().sum();
@@ -67,7 +68,7 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-fn us(d: Duration) -> String {
+pub(crate) fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
@@ -122,6 +123,10 @@ async fn event_for(f: &Fixture, function: &str, n: usize) -> String {
             let victim = insert_user(&f.app, 2, &unique_cellnumber("+17", n), "victim-password").await;
             Event::v2("delete-user").bearer(&f.admin).path_param("id", &victim.to_string())
         }
+        "update-me" => Event::v2("update-me")
+            .bearer(&f.user)
+            .json_body(&json!({ "name": format!("Myself {n}") })),
+        "list-audit" => Event::v2("list-audit").bearer(&f.admin),
         "docs" => Event::v2("docs"),
         "migrate" => return json!({ "action": "migrate" }).to_string(),
         other => panic!("no event for {other}"),
@@ -266,7 +271,7 @@ struct Endpoint {
     function: &'static str,
 }
 
-const ENDPOINTS: [Endpoint; 11] = [
+const ENDPOINTS: [Endpoint; 13] = [
     Endpoint {
         route: "GET /api/users/me",
         function: "get-me",
@@ -290,6 +295,14 @@ const ENDPOINTS: [Endpoint; 11] = [
     Endpoint {
         route: "PATCH /api/users/{id}",
         function: "update-user",
+    },
+    Endpoint {
+        route: "PATCH /api/users/me",
+        function: "update-me",
+    },
+    Endpoint {
+        route: "GET /api/audit",
+        function: "list-audit",
     },
     Endpoint {
         route: "POST /api/users",
@@ -331,6 +344,8 @@ async fn dispatch(app: &App, function: &str, event: Event) -> Answer {
         "delete-user" => call!(delete_user, app, event),
         "logout" => call!(logout, app, event),
         "login" => call!(login, app, event),
+        "update-me" => call!(update_me, app, event),
+        "list-audit" => call!(list_audit, app, event),
         "docs" => Answer::from_response(docs::handler(event.request()).await.unwrap()),
         other => panic!("{other}"),
     }
@@ -546,8 +561,20 @@ fn zip_sizes() -> String {
     out
 }
 
+/// `--issue15`: only the search and audit sections (they need no release binaries).
+fn issue15_only() -> bool {
+    std::env::args().any(|a| a == "--issue15")
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    if issue15_only() {
+        shared::logging::init();
+        let mut report = search::search_section(if quick() { 5 } else { 50 }).await;
+        report.push_str(&search::audit_cost_section(warm_writes()).await);
+        println!("{report}");
+        return;
+    }
     let only_quick = quick();
     let f = fixture().await;
     // Which build's binaries to start: release (make bench), or debug for a quick check.
@@ -592,8 +619,15 @@ async fn main() {
         } else {
             count_round_trips(&f, endpoint.function).await
         };
-        let n = if ["get-me", "list-sessions", "get-user", "list-users", "docs"]
-            .contains(&endpoint.function)
+        let n = if [
+            "get-me",
+            "list-sessions",
+            "get-user",
+            "list-users",
+            "list-audit",
+            "docs",
+        ]
+        .contains(&endpoint.function)
         {
             warm_reads()
         } else {
@@ -614,6 +648,10 @@ async fn main() {
         eprintln!("in process: {} done", endpoint.route);
     }
 
+    // --- issue 15: search on 100,000 users, the audit event's cost -------------------------------
+    report.push_str(&search::search_section(if only_quick { 5 } else { 50 }).await);
+    report.push_str(&search::audit_cost_section(warm_writes()).await);
+
     // --- cold starts ---------------------------------------------------------------------------
     let connect = connect_times(&f.db.url).await;
     writeln!(report, "\n## Cold starts\n").unwrap();
@@ -632,6 +670,8 @@ async fn main() {
         "create-user",
         "update-user",
         "delete-user",
+        "update-me",
+        "list-audit",
         "docs",
         "migrate",
     ];

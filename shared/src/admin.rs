@@ -59,17 +59,17 @@ pub async fn bootstrap_admin(
         }
     }
     // The cheap answers first, and bcrypt before any lock is taken.
-    let existing: Option<(u64, String, u8)> = conn
+    let existing: Option<(u64, String, u8, bool)> = conn
         .exec_first(
-            "SELECT id, password_hash, role_id FROM users WHERE cellnumber = ?",
+            "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
             (request.cellnumber,),
         )
         .await?;
-    if let Some((id, hash, role_id)) = &existing {
+    if let Some((id, hash, role_id, is_active)) = &existing {
         if *role_id != Role::Admin.id() {
             return Err(ApiError::Conflict(NOT_AN_ADMIN));
         }
-        if password::verify(request.password, hash).await {
+        if *is_active && password::verify(request.password, hash).await {
             return Ok(AdminBootstrap::Unchanged(*id));
         }
         if !request.force {
@@ -90,7 +90,10 @@ async fn decide_locked(
     hash: String,
 ) -> Result<AdminBootstrap, ApiError> {
     let admins: Vec<u64> = tx
-        .exec("SELECT id FROM users WHERE role_id = 1 FOR UPDATE", ())
+        .exec(
+            "SELECT id FROM users WHERE role_id = 1 AND is_active FOR UPDATE",
+            (),
+        )
         .await?;
     let existing: Option<(u64, u8)> = tx
         .exec_first(
@@ -103,7 +106,7 @@ async fn decide_locked(
         Some(_) if !request.force => Err(ApiError::Conflict(FORCE_NEEDED)),
         Some((id, _)) => {
             tx.exec_drop(
-                "UPDATE users SET password_hash = ?, \
+                "UPDATE users SET password_hash = ?, is_active = 1, \
                  updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) WHERE id = ?",
                 (hash, id),
             )

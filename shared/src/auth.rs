@@ -58,7 +58,7 @@ macro_rules! authenticate_from {
 macro_rules! authenticate_where {
     () => {
         " WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6) \
-         AND ses.ended IS NULL AND ses.expires > UTC_TIMESTAMP(6)"
+         AND ses.ended IS NULL AND ses.expires > UTC_TIMESTAMP(6) AND u.is_active"
     };
 }
 

@@ -39,6 +39,7 @@ pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
 pub const DEFAULT_LOGIN_MAX_FAILURES_TOTAL: u32 = 50;
 pub const DEFAULT_LOGIN_WINDOW_SECONDS: u64 = 900;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5000;
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
 /// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
@@ -87,6 +88,8 @@ pub struct Config {
     /// Upper bound on the database work of one request, so an unreachable database gives a 503
     /// well within the function's timeout instead of a hung invocation.
     pub request_timeout: Duration,
+    /// Audit events older than this many days are removed (a bounded batch per login).
+    pub audit_retention_days: u32,
 }
 
 impl Config {
@@ -148,6 +151,12 @@ impl Config {
             DEFAULT_REQUEST_TIMEOUT_MS,
             100..=60_000,
         )?;
+        let audit_retention_days = parse_number(
+            "AUDIT_RETENTION_DAYS",
+            get("AUDIT_RETENTION_DAYS"),
+            DEFAULT_AUDIT_RETENTION_DAYS,
+            1..=36_500,
+        )?;
         Ok(Self {
             database_url,
             database_tls,
@@ -159,6 +168,7 @@ impl Config {
             login_max_failures_total,
             login_window: Duration::from_secs(login_window_seconds),
             request_timeout: Duration::from_millis(request_timeout_ms),
+            audit_retention_days,
         })
     }
 }

@@ -5,6 +5,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use serde::Deserialize;
 
+use crate::audit::{self, Event, LoginFailure, Parties};
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::policy::Action;
@@ -38,10 +39,19 @@ pub async fn login(
     }
     let mut conn = app.conn().await?;
     let outcome = login_on(app, &mut conn, &request, source).await;
+    let refused = match &outcome {
+        Err(ApiError::InvalidCredentials) => Some(LoginFailure::Credentials),
+        Err(ApiError::TooManyRequests { .. }) => Some(LoginFailure::Throttled),
+        Err(ApiError::AccountDisabled) => Some(LoginFailure::Disabled),
+        _ => None,
+    };
     // Failures run the clean-up too, so a flood of made-up cellnumbers cannot grow the
-    // throttle's table without bound; only a database that is not answering is spared it.
+    // throttle's table without bound; only a database that is not answering is spared it. A
+    // refused login's event rides on the same query.
     if !matches!(outcome, Err(ApiError::Unavailable(_))) {
-        remove_expired(&mut conn, config.login_window).await;
+        let event = refused
+            .map(|reason| audit::login_failed_statement(source, &request.cellnumber, reason));
+        remove_expired(&mut conn, config, event).await;
     }
     outcome
 }
@@ -54,14 +64,14 @@ async fn login_on(
 ) -> Result<SessionGrant, ApiError> {
     let config = &app.config;
     throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
-    let user: Option<(u64, String, u8)> = conn
+    let user: Option<(u64, String, u8, bool)> = conn
         .exec_first(
-            "SELECT id, password_hash, role_id FROM users WHERE cellnumber = ?",
+            "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
             (&request.cellnumber,),
         )
         .await?;
     let matched = match &user {
-        Some((_, hash, _)) if request.password.len() <= password::MAX_PASSWORD_BYTES => {
+        Some((_, hash, _, _)) if request.password.len() <= password::MAX_PASSWORD_BYTES => {
             password::verify(&request.password, hash).await
         }
         // Same cost as a real check, so timing does not tell whether the cellnumber exists.
@@ -70,11 +80,15 @@ async fn login_on(
             false
         }
     };
-    let (Some((user_id, verified_hash, role_id)), true) = (user, matched) else {
+    let (Some((user_id, verified_hash, role_id, is_active)), true) = (user, matched) else {
         return Err(ApiError::InvalidCredentials);
     };
+    // Only after the password is proven, so the answer tells nothing to whoever does not know it.
+    if !is_active {
+        return Err(ApiError::AccountDisabled);
+    }
 
-    let grant = sessions::start(app, conn, user_id, role_id, &verified_hash).await?;
+    let grant = sessions::start(app, conn, user_id, role_id, &verified_hash, source).await?;
     throttle::succeeded(conn, &request.cellnumber, source).await?;
     upgrade_hash(
         conn,
@@ -117,15 +131,18 @@ async fn upgrade_hash(conn: &mut Conn, user_id: u64, password: &str, hash: &str,
     }
 }
 
-/// Keeps `session`, `access_token` and `login_attempt` from growing without bound, a bounded
-/// batch per login; a failure here must not fail the login it rides on. (An expired session
-/// takes its tokens with it.)
-async fn remove_expired(conn: &mut Conn, login_window: std::time::Duration) {
-    let cleanup = format!(
+/// Keeps `session`, `access_token`, `login_attempt` and `audit_event` from growing without
+/// bound, a bounded batch per login; a failure here must not fail the login it rides on. (An
+/// expired session takes its tokens with it.) A refused login's `event` goes first in the same
+/// query.
+async fn remove_expired(conn: &mut Conn, config: &crate::Config, event: Option<String>) {
+    let mut cleanup = event.map(|event| event + "; ").unwrap_or_default();
+    cleanup.push_str(&format!(
         "DELETE FROM session WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; \
-         DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}",
-        throttle::remove_stale_statement(login_window)
-    );
+         DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}; {}",
+        throttle::remove_stale_statement(config.login_window),
+        audit::remove_expired_statement(config.audit_retention_days),
+    ));
     if let Err(error) = conn.query_drop(cleanup).await {
         tracing::warn!(%error, "expired row clean-up failed");
     }
@@ -146,6 +163,11 @@ pub async fn change_password(
 ) -> Result<(), ApiError> {
     signed_in.principal.authorize(Action::ActOnSelf)?;
     validation::check(&change)?;
+    let parties = Parties {
+        actor_id: Some(signed_in.user.id),
+        target_id: Some(signed_in.user.id),
+        source,
+    };
     let user_id = signed_in.user.id;
     let cellnumber = signed_in.user.cellnumber.clone();
     let session_id = signed_in.session_id.clone();
@@ -184,6 +206,7 @@ pub async fn change_password(
             .await?;
         live.ok_or(ApiError::Unauthorized)?;
         sessions::end_sessions(&mut tx, user_id, Ended::AllBut(&session_id)).await?;
+        audit::record(&mut tx, parties, &Event::PasswordChanged).await?;
         Ok(())
     }
     .await;

@@ -44,6 +44,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("forbidden")]
     Forbidden,
+    /// The right password of an account an admin disabled.
+    #[error("account disabled")]
+    AccountDisabled,
     /// A password change whose current password does not match.
     #[error("wrong current password")]
     WrongCurrentPassword,
@@ -86,7 +89,7 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthorized | Self::InvalidCredentials => 401,
-            Self::Forbidden | Self::WrongCurrentPassword => 403,
+            Self::Forbidden | Self::WrongCurrentPassword | Self::AccountDisabled => 403,
             Self::NotFound | Self::SessionNotFound | Self::RouteNotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -105,6 +108,7 @@ impl ApiError {
             Self::Unauthorized => "Could not validate credentials",
             Self::InvalidCredentials => "Incorrect cellnumber or password",
             Self::Forbidden => "Not enough permissions",
+            Self::AccountDisabled => "Account disabled",
             Self::WrongCurrentPassword => "Current password is incorrect",
             Self::NotFound => "User not found",
             Self::SessionNotFound => "Session not found",

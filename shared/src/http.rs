@@ -327,6 +327,14 @@ pub fn query_text<'a>(event: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|params| params.first(name))
 }
 
+/// Every `(name, value)` of the query string, values decoded; a name given twice comes twice.
+pub fn query_pairs(event: &Request) -> Vec<(&str, &str)> {
+    event
+        .query_string_parameters_ref()
+        .map(|params| params.iter().collect())
+        .unwrap_or_default()
+}
+
 /// A whole-number query parameter within `range`, or `default` when absent.
 pub fn query_number(
     event: &Request,

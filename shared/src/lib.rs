@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod app;
 pub mod app_user;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod credentials;
@@ -27,9 +28,11 @@ pub mod secure_random;
 pub mod sessions;
 mod sockets;
 pub mod source_ip;
+pub mod sql_batch;
 pub mod throttle;
 pub mod token;
 pub mod user;
+pub mod user_search;
 pub mod users;
 pub mod validation;
 

@@ -6,13 +6,14 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::audit::{AuditEvent, AuditPage};
 use crate::credentials::LoginRequest;
 use crate::sessions::{RefreshRequest, SessionGrant, SessionList, SessionView};
 
 mod session_paths;
 use crate::error::{Detail, FieldError};
 use crate::users::{User, UserPage};
-use crate::validation::{NewUser, PasswordChange, UserPatch};
+use crate::validation::{NewUser, PasswordChange, ProfilePatch, UserPatch};
 
 /// Every error but a 422: what went wrong, in a sentence.
 #[derive(ToSchema)]
@@ -57,18 +58,20 @@ impl Modify for BearerAuth {
     ),
     paths(
         login, logout, get_me, change_password, create_user, list_users, get_user, update_user,
-        delete_user, session_paths::refresh_token, session_paths::list_sessions,
-        session_paths::delete_session, session_paths::revoke_user_sessions
+        delete_user, update_me, list_audit, session_paths::refresh_token,
+        session_paths::list_sessions, session_paths::delete_session,
+        session_paths::revoke_user_sessions
     ),
     components(schemas(
         LoginRequest, SessionGrant, RefreshRequest, SessionList, SessionView, User, UserPage,
-        NewUser, UserPatch, PasswordChange, Detail,
-        ErrorBody, ValidationErrorBody, FieldError
+        NewUser, UserPatch, PasswordChange, Detail, ErrorBody, ValidationErrorBody, FieldError,
+        ProfilePatch, AuditEvent, AuditPage
     )),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign-in, refresh, sign-out, own password"),
          (name = "sessions", description = "Sessions: list and end them"),
-         (name = "users", description = "User records"))
+         (name = "users", description = "User records"),
+         (name = "audit", description = "Who did what, when and from where"))
 )]
 pub struct ApiDoc;
 
@@ -99,6 +102,8 @@ fn amend(document: &mut Value) {
         "ErrorBody",
         "ValidationErrorBody",
         "FieldError",
+        "AuditEvent",
+        "AuditPage",
     ];
     if let Some(schemas) = document
         .pointer_mut("/components/schemas")
@@ -261,14 +266,18 @@ fn create_user() {}
 
 #[utoipa::path(get, path = "/api/users", tag = "users", security(("bearer" = [])),
     params(
+        ("q" = Option<String>, Query, min_length = 1, max_length = 100, pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]", description = "1 to 100 characters after trimming: users whose name or email contains it (ignoring case) or whose cellnumber contains it (a leading + ignored); %, _ and \\ are plain characters"),
+        ("roleId" = Option<u8>, Query, minimum = 1, maximum = 2, description = "Only users of this role"),
+        ("isActive" = Option<bool>, Query, description = "Only active (true) or disabled (false) users"),
+        ("sort" = Option<String>, Query, pattern = "^-?(id|name|created)$", description = "id (default), -id, name, -name, created, -created; ties by id"),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Page size, default 50"),
         ("offset" = Option<u64>, Query, minimum = 0, maximum = 9223372036854775807_i64, description = "Users to skip, default 0 (at most i64::MAX)"),
     ),
     responses(
-        (status = 200, description = "A page of users, ordered by id", body = UserPage),
+        (status = 200, description = "A page of the matching users; total counts them all", body = UserPage),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
-        (status = 422, description = "limit or offset out of range", body = ValidationErrorBody),
+        (status = 422, description = "A parameter out of range, or an unknown parameter", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
@@ -295,7 +304,7 @@ fn get_user() {}
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "Duplicate cellnumber or email, or demoting the last admin", body = ErrorBody),
+        (status = 409, description = "Duplicate cellnumber or email, or demoting or disabling the last active admin", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid body or id", body = ValidationErrorBody),
@@ -311,12 +320,44 @@ fn update_user() {}
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "The last admin cannot be deleted", body = ErrorBody),
+        (status = 409, description = "The last active admin cannot be deleted", body = ErrorBody),
         (status = 422, description = "id is not a positive whole number", body = ValidationErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn delete_user() {}
+
+#[utoipa::path(patch, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, description = "The signed-in user, changed", body = User),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 409, description = "Email already registered", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid body, or a field other than name, email and profilepic", body = ValidationErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn update_me() {}
+
+#[utoipa::path(get, path = "/api/audit", tag = "audit", security(("bearer" = [])),
+    params(
+        ("action" = Option<String>, Query, pattern = r"^(login\.succeeded|login\.failed|logout|session\.revoked|sessions\.revoked|refresh\.reused|password\.changed|user\.created|user\.updated|user\.deleted)$", description = "Only events of this action"),
+        ("actorId" = Option<u64>, Query, minimum = 1, maximum = 9223372036854775807_i64, description = "Only events of this actor"),
+        ("targetId" = Option<u64>, Query, minimum = 1, maximum = 9223372036854775807_i64, description = "Only events about this user"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Page size, default 50"),
+        ("offset" = Option<u64>, Query, minimum = 0, maximum = 9223372036854775807_i64, description = "Events to skip, default 0 (at most i64::MAX)"),
+    ),
+    responses(
+        (status = 200, description = "A page of events, newest first; total counts the matching ones", body = AuditPage),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "A parameter out of range, or an unknown parameter", body = ValidationErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn list_audit() {}
 
 /// `(METHOD, path)` of every operation in the document.
 pub fn routes() -> Vec<(String, String)> {
@@ -456,6 +497,7 @@ mod tests {
                 "created",
                 "email",
                 "id",
+                "isActive",
                 "name",
                 "profilepic",
                 "roleId",

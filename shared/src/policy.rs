@@ -50,6 +50,8 @@ pub enum Action {
     DeleteUser,
     /// End every session of another user (sign it out everywhere).
     EndSessionsOfUser,
+    /// Read the audit log.
+    ReadAudit,
 }
 
 /// The signed-in user, with the role the database holds now (not the one in the token).
@@ -71,7 +73,8 @@ impl Principal {
                 | Action::CreateUser
                 | Action::UpdateUser
                 | Action::DeleteUser
-                | Action::EndSessionsOfUser,
+                | Action::EndSessionsOfUser
+                | Action::ReadAudit,
             ) => false,
         };
         if allowed {
@@ -105,6 +108,7 @@ mod tests {
             Action::UpdateUser,
             Action::DeleteUser,
             Action::EndSessionsOfUser,
+            Action::ReadAudit,
         ] {
             assert!(ADMIN.authorize(action).is_ok(), "{action:?}");
         }
@@ -121,6 +125,7 @@ mod tests {
             Action::UpdateUser,
             Action::DeleteUser,
             Action::EndSessionsOfUser,
+            Action::ReadAudit,
         ] {
             assert!(
                 matches!(USER.authorize(action), Err(ApiError::Forbidden)),

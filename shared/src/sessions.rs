@@ -11,11 +11,13 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{self, Event, Parties};
 use crate::auth::Authenticated;
 use crate::error::{mysql_codes, ApiError};
 use crate::policy::Action;
-use crate::secure_random;
-use crate::App;
+use crate::source_ip::SourceIp;
+use crate::token::IssuedToken;
+use crate::{secure_random, sql_batch, App};
 
 /// The answer of login and of refresh.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -142,85 +144,78 @@ fn now() -> DateTime<Utc> {
 }
 
 /// Starts a session for a user whose password was just proven against `verified_hash`, and
-/// answers its first grant. The session is only created while the user still has that hash: a
-/// user deleted, or a password reset by an admin, during the bcrypt of a login must not leave
-/// that login with a live session.
+/// answers its first grant. The session, its first access token and the `login.succeeded` event
+/// are written in one transaction and one round trip, and the session only while the user still
+/// has that hash and is active: a user deleted, disabled, or whose password an admin reset,
+/// during the bcrypt of a login must not leave that login with a live session.
 pub(crate) async fn start(
     app: &App,
     conn: &mut Conn,
     user_id: u64,
     role_id: u8,
     verified_hash: &str,
+    source: &SourceIp,
 ) -> Result<SessionGrant, ApiError> {
     let created = now();
-    let expires = created + app.config.session_ttl;
-    let id = new_session_id()?;
-    let (refresh_token, refresh_hash) = new_refresh_token()?;
-    conn.exec_drop(
-        "INSERT INTO session (id, user_id, created, expires, refresh_hash) \
-         SELECT ?, id, ?, ?, ? FROM users WHERE id = ? AND password_hash = ?",
-        (
-            &id,
-            created.naive_utc(),
-            expires.naive_utc(),
-            &refresh_hash[..],
-            user_id,
-            verified_hash,
-        ),
-    )
-    .await?;
-    if conn.affected_rows() != 1 {
-        return Err(ApiError::InvalidCredentials);
-    }
     let live = Live {
-        id,
+        id: new_session_id()?,
         user_id,
         role_id,
-        expires,
+        expires: created + app.config.session_ttl,
     };
-    // The user (and with it the session) deleted since: as if it never existed.
-    grant(
-        app,
-        conn,
-        &live,
-        refresh_token,
-        ApiError::InvalidCredentials,
-    )
-    .await
+    let (refresh_token, refresh_hash) = new_refresh_token()?;
+    let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
+    let statements = [
+        sql_batch::bind(
+            "INSERT INTO session (id, user_id, created, expires, refresh_hash) \
+             SELECT ?, id, ?, ?, ? FROM users WHERE id = ? AND password_hash = ? AND is_active",
+            &[
+                live.id.as_str().into(),
+                created.naive_utc().into(),
+                live.expires.naive_utc().into(),
+                refresh_hash.to_vec().into(),
+                user_id.into(),
+                verified_hash.into(),
+            ],
+        ),
+        // Without the session just inserted, its foreign key fails this and the batch.
+        sql_batch::bind(RECORD_ACCESS_TOKEN, &access_token_values(&issued, &live)),
+        audit::insert_after_one_row(
+            Parties {
+                actor_id: None,
+                target_id: Some(user_id),
+                source,
+            },
+            &Event::LoginSucceeded {
+                session_id: &live.id,
+            },
+        ),
+    ];
+    match sql_batch::run_in_transaction(conn, &statements).await {
+        Ok(_) => Ok(grant_of(app, &live, issued, refresh_token)),
+        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
+            Err(ApiError::InvalidCredentials)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
-/// Signs an access token of session `live`, records it, and answers the grant; `if_gone` when
-/// the session was deleted (with its user) in the meantime.
-async fn grant(
-    app: &App,
-    conn: &mut Conn,
-    live: &Live,
-    refresh_token: String,
-    if_gone: ApiError,
-) -> Result<SessionGrant, ApiError> {
-    let issued = app.tokens.issue(live.user_id, live.role_id, Utc::now())?;
-    let recorded = conn
-        .exec_drop(
-            "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
-             VALUES (?, ?, ?, ?, ?)",
-            (
-                &issued.jti,
-                live.user_id,
-                &live.id,
-                issued.issued_at.naive_utc(),
-                issued.expires_at.naive_utc(),
-            ),
-        )
-        .await;
-    match recorded {
-        Ok(()) => {}
-        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
-            return Err(if_gone)
-        }
-        Err(error) => return Err(error.into()),
-    }
+const RECORD_ACCESS_TOKEN: &str =
+    "INSERT INTO access_token (jti, user_id, session_id, created, expires) VALUES (?, ?, ?, ?, ?)";
+
+fn access_token_values(issued: &IssuedToken, live: &Live) -> [mysql_async::Value; 5] {
+    [
+        issued.jti.as_str().into(),
+        live.user_id.into(),
+        live.id.as_str().into(),
+        issued.issued_at.naive_utc().into(),
+        issued.expires_at.naive_utc().into(),
+    ]
+}
+
+fn grant_of(app: &App, live: &Live, issued: IssuedToken, refresh_token: String) -> SessionGrant {
     tracing::Span::current().record("user_id", live.user_id);
-    Ok(SessionGrant {
+    SessionGrant {
         token: issued.token,
         token_type: "bearer",
         ttl: app.tokens.ttl().as_secs(),
@@ -231,7 +226,7 @@ async fn grant(
         refresh_token,
         refresh_expires: live.expires,
         session_id: live.id.clone(),
-    })
+    }
 }
 
 /// The live session whose current or previous refresh token hashes to the given hash, with its
@@ -239,11 +234,15 @@ async fn grant(
 const FIND_BY_REFRESH: &str = "SELECT s.id, s.user_id, u.role_id, s.expires, s.refresh_hash = ? \
      FROM session s JOIN users u ON u.id = s.user_id \
      WHERE (s.refresh_hash = ? OR s.previous_refresh_hash = ?) \
-       AND s.ended IS NULL AND s.expires > UTC_TIMESTAMP(6)";
+       AND s.ended IS NULL AND s.expires > UTC_TIMESTAMP(6) AND u.is_active";
 
 /// Spends a refresh token for a new grant. A spent token presented again, or one that loses a
 /// race with another refresh of itself, is taken as theft: the whole session ends.
-pub async fn refresh(app: &App, request: RefreshRequest) -> Result<SessionGrant, ApiError> {
+pub async fn refresh(
+    app: &App,
+    request: RefreshRequest,
+    source: &SourceIp,
+) -> Result<SessionGrant, ApiError> {
     let presented = request.refresh_token;
     if presented.is_empty() || presented.chars().count() > MAX_REFRESH_TOKEN_CHARS {
         return Err(ApiError::validation(
@@ -263,7 +262,18 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<SessionGrant,
     let rotated = is_current && rotate(&mut conn, &id, hash, &new_hash).await?;
     // Not current, or spent by a concurrent refresh since it was read: a replay.
     if !rotated {
-        end_sessions(&mut conn, user_id, Ended::One(&id)).await?;
+        let statements = [
+            end_statement(user_id, Ended::One(&id)),
+            audit::insert_after_one_row(
+                Parties {
+                    actor_id: None,
+                    target_id: Some(user_id),
+                    source,
+                },
+                &Event::RefreshReused { session_id: &id },
+            ),
+        ];
+        sql_batch::run_in_transaction(&mut conn, &statements).await?;
         tracing::warn!(
             session_id = %id,
             user_id,
@@ -277,7 +287,16 @@ pub async fn refresh(app: &App, request: RefreshRequest) -> Result<SessionGrant,
         role_id,
         expires: expires.and_utc(),
     };
-    grant(app, &mut conn, &live, refresh_token, ApiError::Unauthorized).await
+    let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
+    let values = access_token_values(&issued, &live).to_vec();
+    match conn.exec_drop(RECORD_ACCESS_TOKEN, values).await {
+        Ok(()) => Ok(grant_of(app, &live, issued, refresh_token)),
+        // The user (and with it the session) was deleted since.
+        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
+            Err(ApiError::Unauthorized)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Replaces the session's refresh hash `presented` by `next`; false when `presented` is no longer
@@ -314,13 +333,13 @@ pub(crate) enum Ended<'a> {
     All,
 }
 
-/// Ends sessions of `user_id`; how many were live. Their access tokens and refresh tokens stop
-/// working at once.
-pub(crate) async fn end_sessions<Q: Queryable>(
-    db: &mut Q,
-    user_id: u64,
-    which: Ended<'_>,
-) -> Result<u64, ApiError> {
+/// The statement that ends sessions of `user_id`, for a [`sql_batch`].
+fn end_statement(user_id: u64, which: Ended<'_>) -> String {
+    let (sql, params) = end_sql(user_id, which);
+    sql_batch::bind(&sql, &params)
+}
+
+fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) {
     let mut params = vec![mysql_async::Value::from(user_id)];
     let condition = match which {
         Ended::One(id) => {
@@ -333,18 +352,44 @@ pub(crate) async fn end_sessions<Q: Queryable>(
         }
         Ended::All => "",
     };
-    let result = db
-        .exec_iter(
-            format!(
-                "UPDATE session SET ended = UTC_TIMESTAMP(6) \
-                 WHERE user_id = ? AND ended IS NULL {condition}"
-            ),
-            params,
-        )
-        .await?;
+    let sql = format!(
+        "UPDATE session SET ended = UTC_TIMESTAMP(6) WHERE user_id = ? AND ended IS NULL {condition}"
+    );
+    (sql, params)
+}
+
+/// Ends sessions of `user_id` inside the caller's transaction; how many were live. Their access
+/// tokens and refresh tokens stop working at once.
+pub(crate) async fn end_sessions<Q: Queryable>(
+    db: &mut Q,
+    user_id: u64,
+    which: Ended<'_>,
+) -> Result<u64, ApiError> {
+    let (sql, params) = end_sql(user_id, which);
+    let result = db.exec_iter(sql, params).await?;
     let ended = result.affected_rows();
     result.drop_result().await?;
     Ok(ended)
+}
+
+/// Ends sessions and records `event` in one transaction and one round trip; how many ended.
+/// `only_if_one` writes the event only when exactly one session ended.
+async fn end_recorded(
+    signed_in: &mut Authenticated,
+    user_id: u64,
+    which: Ended<'_>,
+    parties: Parties<'_>,
+    event: &Event<'_>,
+    only_if_one: bool,
+) -> Result<u64, ApiError> {
+    let record = if only_if_one {
+        audit::insert_after_one_row(parties, event)
+    } else {
+        audit::insert(parties, event)
+    };
+    let statements = [end_statement(user_id, which), record];
+    let outcomes = sql_batch::run_in_transaction(signed_in.conn(), &statements).await?;
+    Ok(outcomes[0].affected_rows)
 }
 
 /// The signed-in user's live sessions, newest first.
@@ -374,34 +419,67 @@ pub async fn list(signed_in: &mut Authenticated) -> Result<SessionList, ApiError
 }
 
 /// Ends one of the signed-in user's sessions; another user's or an unknown id is 404.
-pub async fn end_own(signed_in: &mut Authenticated, session_id: &str) -> Result<(), ApiError> {
+pub async fn end_own(
+    signed_in: &mut Authenticated,
+    session_id: &str,
+    source: &SourceIp,
+) -> Result<(), ApiError> {
     signed_in.principal.authorize(Action::ActOnSelf)?;
     if !is_session_id(session_id) {
         return Err(ApiError::SessionNotFound);
     }
     let user_id = signed_in.user.id;
-    match end_sessions(signed_in.conn(), user_id, Ended::One(session_id)).await? {
+    let parties = Parties {
+        actor_id: Some(user_id),
+        target_id: Some(user_id),
+        source,
+    };
+    let event = Event::SessionRevoked { session_id };
+    match end_recorded(
+        signed_in,
+        user_id,
+        Ended::One(session_id),
+        parties,
+        &event,
+        true,
+    )
+    .await?
+    {
         0 => Err(ApiError::SessionNotFound),
         _ => Ok(()),
     }
 }
 
 /// `POST /api/users/logout`: ends the sessions `scope` names.
-pub async fn logout(signed_in: &mut Authenticated, scope: LogoutScope) -> Result<(), ApiError> {
+pub async fn logout(
+    signed_in: &mut Authenticated,
+    scope: LogoutScope,
+    source: &SourceIp,
+) -> Result<(), ApiError> {
     signed_in.principal.authorize(Action::ActOnSelf)?;
     let user_id = signed_in.user.id;
     let current = signed_in.session_id.clone();
-    let which = match scope {
-        LogoutScope::Local => Ended::One(&current),
-        LogoutScope::Others => Ended::AllBut(&current),
-        LogoutScope::Global => Ended::All,
+    let (which, name) = match scope {
+        LogoutScope::Local => (Ended::One(&current), "local"),
+        LogoutScope::Others => (Ended::AllBut(&current), "others"),
+        LogoutScope::Global => (Ended::All, "global"),
     };
-    end_sessions(signed_in.conn(), user_id, which).await?;
+    let parties = Parties {
+        actor_id: Some(user_id),
+        target_id: Some(user_id),
+        source,
+    };
+    let event = Event::Logout { scope: name };
+    end_recorded(signed_in, user_id, which, parties, &event, false).await?;
     Ok(())
 }
 
 /// An admin signs user `id` out everywhere; 404 when there is no such user.
-pub async fn end_all_of(signed_in: &mut Authenticated, id: u64) -> Result<(), ApiError> {
+pub async fn end_all_of(
+    signed_in: &mut Authenticated,
+    id: u64,
+    source: &SourceIp,
+) -> Result<(), ApiError> {
     signed_in.principal.authorize(Action::EndSessionsOfUser)?;
     let exists = match signed_in.take_subject(id) {
         Some(found) => found.is_some(),
@@ -414,7 +492,20 @@ pub async fn end_all_of(signed_in: &mut Authenticated, id: u64) -> Result<(), Ap
     if !exists {
         return Err(ApiError::NotFound);
     }
-    end_sessions(signed_in.conn(), id, Ended::All).await?;
+    let parties = Parties {
+        actor_id: Some(signed_in.user.id),
+        target_id: Some(id),
+        source,
+    };
+    end_recorded(
+        signed_in,
+        id,
+        Ended::All,
+        parties,
+        &Event::SessionsRevoked,
+        false,
+    )
+    .await?;
     Ok(())
 }
 

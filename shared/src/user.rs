@@ -20,6 +20,9 @@ pub struct User {
     #[serde(rename = "roleId")]
     #[schema(minimum = 1, maximum = 2)]
     pub role_id: u8,
+    /// False once an admin disabled the account: it cannot sign in and its tokens are refused.
+    #[serde(rename = "isActive")]
+    pub is_active: bool,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
 }
@@ -42,6 +45,8 @@ macro_rules! user_columns {
             stringify!($table),
             ".role_id, ",
             stringify!($table),
+            ".is_active, ",
+            stringify!($table),
             ".created, ",
             stringify!($table),
             ".updated"
@@ -51,7 +56,7 @@ macro_rules! user_columns {
 pub(crate) use user_columns;
 
 /// How many columns `user_columns!` names.
-pub(crate) const USER_COLUMNS: usize = 8;
+pub(crate) const USER_COLUMNS: usize = 9;
 
 /// Column `index` of `row`; a missing column or another type is a bug of ours, not of the input.
 fn column<T: FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
@@ -77,8 +82,9 @@ impl User {
             email: column(row, first + 3)?,
             profilepic: column(row, first + 4)?,
             role_id: column(row, first + 5)?,
-            created: column::<NaiveDateTime>(row, first + 6)?.and_utc(),
-            updated: column::<NaiveDateTime>(row, first + 7)?.and_utc(),
+            is_active: column(row, first + 6)?,
+            created: column::<NaiveDateTime>(row, first + 7)?.and_utc(),
+            updated: column::<NaiveDateTime>(row, first + 8)?.and_utc(),
         }))
     }
 }

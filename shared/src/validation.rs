@@ -135,6 +135,9 @@ pub struct NewUser {
     #[serde(default, rename = "roleId")]
     #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
+    /// `false` creates the account disabled; `true` (the default) active.
+    #[serde(default, rename = "isActive")]
+    pub is_active: Option<bool>,
 }
 
 /// The body of `PATCH /api/users/{id}`: every field optional; `email` and `profilepic` may be
@@ -174,6 +177,9 @@ pub struct UserPatch {
     #[serde(default, rename = "roleId")]
     #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
+    /// `false` disables the account and ends all of its sessions; `true` enables it again.
+    #[serde(default, rename = "isActive")]
+    pub is_active: Option<bool>,
 }
 
 impl UserPatch {
@@ -184,6 +190,47 @@ impl UserPatch {
             && self.email.is_none()
             && self.profilepic.is_none()
             && self.role_id.is_none()
+            && self.is_active.is_none()
+    }
+}
+
+/// The body of `PATCH /api/users/me`: what a user may change of its own record, with the rules
+/// of the admin's patch.
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// 1 to 100 characters once white space is trimmed from both ends (the pattern: one character
+    /// that is not Unicode White_Space).
+    #[validate(custom(function = "name_rule"))]
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        example = "Ada Lovelace",
+        pattern = r"[^\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    )]
+    pub name: Option<String>,
+    #[validate(custom(function = "email_rule"))]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, format = Email, max_length = 254)]
+    pub email: Option<Option<String>>,
+    #[validate(custom(function = "profilepic_rule"))]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable, format = "uri", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
+    pub profilepic: Option<Option<String>>,
+}
+
+impl From<ProfilePatch> for UserPatch {
+    fn from(profile: ProfilePatch) -> Self {
+        Self {
+            name: profile.name,
+            cellnumber: None,
+            password: None,
+            email: profile.email,
+            profilepic: profile.profilepic,
+            role_id: None,
+            is_active: None,
+        }
     }
 }
 
@@ -240,6 +287,7 @@ fn json_name(field: &str) -> &str {
         "role_id" => "roleId",
         "current_password" => "currentPassword",
         "new_password" => "newPassword",
+        "is_active" => "isActive",
         other => other,
     }
 }

@@ -45,8 +45,8 @@ STATUS_LOG = os.environ.get("FUZZ_STATUS_LOG")
 SET_APART_LOG = os.environ.get("FUZZ_SET_APART_LOG")
 STRICT = os.environ.get("FUZZ_STRICT") == "1"
 
-# PATCH fields that would revoke a user's tokens, take its role or change its login.
-RISKY_PATCH_FIELDS = {"password", "roleId", "cellnumber"}
+# PATCH fields that would revoke a user's tokens, take its role, disable it or change its login.
+RISKY_PATCH_FIELDS = {"password", "roleId", "cellnumber", "isActive"}
 BCRYPT_HASH = re.compile(rb"\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}")
 PASSWORD_KEYS = {"password", "password_hash", "passwordHash", "newPassword", "currentPassword"}
 # What Rust's `str::trim` removes (Unicode White_Space), which the name rule trims.
@@ -187,7 +187,7 @@ def filter_case(context, case):
 
     cargo lambda watch answers a body that is not UTF-8 with a 500 of its own before any function
     runs (API Gateway hands such a body to the function base64-encoded). A protected user is never
-    deleted, nor given a new password, role or cellnumber.
+    deleted, disabled, nor given a new password, role or cellnumber.
     """
     if not _utf8(case.body):
         return False

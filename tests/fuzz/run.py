@@ -81,6 +81,7 @@ WARM_UP = [
     ("POST", "/api/users/login", 422),
     ("POST", "/api/users/logout", 401),
     ("GET", "/api/users/me", 401),
+    ("PATCH", "/api/users/me", 401),
     ("POST", "/api/users/me/password", 401),
     ("POST", "/api/users", 401),
     ("GET", "/api/users", 401),
@@ -91,6 +92,7 @@ WARM_UP = [
     ("GET", "/api/users/me/sessions", 401),
     ("DELETE", "/api/users/me/sessions/AAAAAAAAAAAAAAAAAAAAAA", 401),
     ("DELETE", "/api/users/1/sessions", 401),
+    ("GET", "/api/audit", 401),
 ]
 
 

@@ -275,13 +275,14 @@ impl Event {
         self
     }
 
+    /// A query string as sent (`%XX` escapes decoded in the parameters, as API Gateway does).
     pub fn query(mut self, raw: &str) -> Self {
         if self.is_v2() {
             self.value["rawQueryString"] = json!(raw);
             let mut params = serde_json::Map::new();
             for pair in raw.split('&').filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                params.insert(k.to_owned(), json!(v));
+                params.insert(percent_decoded(k), json!(percent_decoded(v)));
             }
             self.value["queryStringParameters"] = Value::Object(params);
         } else {
@@ -339,6 +340,30 @@ impl Event {
         lambda_http::request::from_str(&self.value.to_string())
             .expect("fixture is a valid API Gateway event")
     }
+}
+
+/// `%XX` escapes decoded (as UTF-8, lossily).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A handler's response, read back.

@@ -182,6 +182,7 @@ async fn me_reads_the_signed_in_user_without_secrets() {
             "created",
             "email",
             "id",
+            "isActive",
             "name",
             "profilepic",
             "roleId",

@@ -102,6 +102,36 @@ async fn reads_cost_one_round_trip() {
         list, 2,
         "GET /api/users: the page and its total in one query"
     );
+    let search = c
+        .round_trips(|| async {
+            call!(
+                list_users,
+                &c.app,
+                Event::v2("list-users")
+                    .bearer(&c.fixture.admin)
+                    .query("q=user&roleId=2&isActive=true&sort=-name&limit=10")
+            )
+        })
+        .await;
+    assert_eq!(
+        search, 2,
+        "GET /api/users?q=...: the filtered page and its total in one query"
+    );
+    let audit = c
+        .round_trips(|| async {
+            call!(
+                list_audit,
+                &c.app,
+                Event::v2("list-audit")
+                    .bearer(&c.fixture.admin)
+                    .query("action=login.succeeded")
+            )
+        })
+        .await;
+    assert_eq!(
+        audit, 2,
+        "GET /api/audit: token check, the page and its total"
+    );
     let refused = c
         .round_trips(|| async {
             call!(
@@ -147,23 +177,50 @@ async fn writes_cost_what_their_atomicity_needs() {
         .await;
     assert_eq!(
         patch, 2,
-        "PATCH /api/users/{{id}}: token check with the row, conditional update"
+        "PATCH /api/users/{{id}}: token check with the row, conditional update and its event in \
+         one batch"
+    );
+    let own = c
+        .round_trips(|| async {
+            let event = Event::v2("update-me")
+                .bearer(&c.fixture.user)
+                .json_body(&json!({ "name": "Myself" }));
+            call!(update_me, &c.app, event)
+        })
+        .await;
+    assert_eq!(
+        own, 2,
+        "PATCH /api/users/me: token check with the row, conditional update and its event"
     );
 
     let logins = c
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "user-password-2").await })
         .await;
     assert_eq!(
-        logins, 7,
-        "login: attempt counted per address and in total (before bcrypt), user, guarded session \
-         insert, token insert, throttle reset, expired-row clean-up"
+        logins, 6,
+        "login: attempt counted per address and in total (before bcrypt), user, the session, \
+         its token and its event in one batch, throttle reset, expired-row clean-up"
     );
     let failed = c
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "wrong-password").await })
         .await;
     assert_eq!(
         failed, 4,
-        "failed login: attempt counted per address and in total, user, expired-row clean-up"
+        "failed login: attempt counted per address and in total, user, its event with the \
+         expired-row clean-up"
+    );
+
+    let own = c
+        .round_trips(|| async {
+            let event = Event::v2("update-me")
+                .bearer(&c.fixture.user)
+                .json_body(&json!({ "name": "Myself" }));
+            call!(update_me, &c.app, event)
+        })
+        .await;
+    assert_eq!(
+        own, 2,
+        "PATCH /api/users/me: token check with the row, conditional update and its event"
     );
 
     let logout = c
@@ -198,7 +255,42 @@ async fn writes_cost_what_their_atomicity_needs() {
         .await;
     assert_eq!(
         delete, 2,
-        "DELETE /api/users/{{id}} of a normal user: token check and delete"
+        "DELETE /api/users/{{id}} of a normal user: token check, delete and its event in one batch"
+    );
+
+    let reset = c
+        .round_trips(|| async {
+            let event = Event::v2("update-user")
+                .bearer(&c.fixture.admin)
+                .path_param("id", &c.fixture.user_id.to_string())
+                .json_body(&json!({ "password": "user-password-2" }));
+            call!(update_user, &c.app, event)
+        })
+        .await;
+    assert_eq!(
+        reset, 7,
+        "PATCH with a password: token check, then under lock the row, update, its tokens, its \
+         event, begin and commit"
+    );
+    let disable = c
+        .round_trips(|| async {
+            // Enabled first (the optimistic path), so that every disable is a real one.
+            let patch = |body| {
+                Event::v2("update-user")
+                    .bearer(&c.fixture.admin)
+                    .path_param("id", &c.fixture.user_id.to_string())
+                    .json_body(&body)
+            };
+            call!(update_user, &c.app, patch(json!({ "isActive": true })));
+            settle().await;
+            c.proxy.reset();
+            call!(update_user, &c.app, patch(json!({ "isActive": false })))
+        })
+        .await;
+    assert_eq!(
+        disable, 9,
+        "PATCH disabling a user: token check, then under lock the active admins (read, lock), \
+         the row, update, its tokens, its event, begin and commit"
     );
 }
 

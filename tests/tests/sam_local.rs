@@ -236,7 +236,7 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
     }
     for (method, path, allow) in [
         ("PUT", "/api/users/1", "GET, PATCH, DELETE"),
-        ("DELETE", "/api/users/me", "GET"),
+        ("DELETE", "/api/users/me", "GET, PATCH"),
         ("GET", "/api/users/login", "POST"),
         ("DELETE", "/api/users", "GET, POST"),
         ("DELETE", "/api/users/me/sessions", "GET"),

@@ -215,6 +215,84 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
     );
     assert_eq!(last.status, 409);
 
+    // Issue 15 over the wire: search with an escaped q, PATCH /me, disabling, the audit log.
+    let created = server.call(
+        "POST",
+        "/api/users",
+        Some(&admin),
+        Some(&json!({ "name": "Grace", "cellnumber": "+15550000003", "password": "user-password-2" })),
+    );
+    let user_id = created.body["id"].as_u64().unwrap();
+    let found = server.call(
+        "GET",
+        "/api/users?q=%2B1555000000&sort=-id&isActive=true",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.body["total"], 2);
+    assert_eq!(found.body["items"][0]["id"], user_id);
+    assert_eq!(
+        server
+            .call("GET", "/api/users?q=50%25", Some(&admin), None)
+            .body["total"],
+        0
+    );
+    assert_eq!(
+        server
+            .call("GET", "/api/users?nope=1", Some(&admin), None)
+            .status,
+        422
+    );
+    let user = server.login("+15550000003", "user-password-2").body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let renamed = server.call(
+        "PATCH",
+        "/api/users/me",
+        Some(&user),
+        Some(&json!({ "name": "Self Named" })),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(renamed.body["name"], "Self Named");
+    let disabled = server.call(
+        "PATCH",
+        &format!("/api/users/{user_id}"),
+        Some(&admin),
+        Some(&json!({ "isActive": false })),
+    );
+    assert_eq!(disabled.body["isActive"], false);
+    assert_eq!(
+        server
+            .call("GET", "/api/users/me", Some(&user), None)
+            .status,
+        401
+    );
+    let refused = server.login("+15550000003", "user-password-2");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.body["detail"], "Account disabled");
+    let events = server.call(
+        "GET",
+        &format!("/api/audit?targetId={user_id}&limit=3"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(events.status, 200, "{}", events.body);
+    let actions: Vec<&str> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["login.failed", "user.updated", "user.updated"]);
+    // cargo lambda watch puts 127.0.0.1 in every event (see the README).
+    assert_eq!(events.body["items"][0]["sourceIp"], "127.0.0.1");
+    assert_eq!(
+        server.call("GET", "/api/audit", Some(&user), None).status,
+        401
+    );
+
     // Throttling over HTTP.
     for _ in 0..5 {
         assert_eq!(server.login("+15550000009", "wrong-password").status, 401);

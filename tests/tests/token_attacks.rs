@@ -188,6 +188,27 @@ async fn a_deleted_users_token() {
     assert_refused(&f, &session).await;
 }
 
+/// Disabled behind the API's back (its token rows left in place): the one authentication query
+/// refuses the user by itself, not only because disabling through the API deletes the rows.
+#[tokio::test]
+async fn a_disabled_users_token_with_its_row_still_there() {
+    use mysql_async::prelude::Queryable;
+    let f = fixture().await;
+    let mut conn = f.app.pool.get_conn().await.unwrap();
+    conn.exec_drop(
+        "UPDATE users SET is_active = FALSE WHERE id = ?",
+        (f.user_id,),
+    )
+    .await
+    .unwrap();
+    let rows = format!(
+        "SELECT COUNT(*) FROM access_token WHERE user_id = {}",
+        f.user_id
+    );
+    assert_eq!(api_tests::count(&f.app, &rows).await, 1);
+    assert_refused(&f, &f.user).await;
+}
+
 #[tokio::test]
 async fn longer_than_8_kib() {
     let (f, mut claims) = signed_in().await;

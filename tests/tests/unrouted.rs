@@ -50,8 +50,8 @@ async fn the_fallback_answers_404_for_unknown_paths_and_405_with_allow_for_unkno
     for (method, path, allow) in [
         ("PUT", "/api/users/1", "GET, PATCH, DELETE"),
         ("POST", "/api/users/abc", "GET, PATCH, DELETE"),
-        ("HEAD", "/api/users/me", "GET"),
-        ("PATCH", "/api/users/me", "GET"),
+        ("HEAD", "/api/users/me", "GET, PATCH"),
+        ("POST", "/api/users/me", "GET, PATCH"),
         ("GET", "/api/users/login", "POST"),
         ("DELETE", "/api/users", "GET, POST"),
         ("OPTIONS", "/api/users", "GET, POST"),
@@ -72,15 +72,7 @@ async fn a_fixed_path_that_api_gateway_gives_to_an_id_route_is_405_before_authen
             .at(method, "/api/users/me")
             .path_param("id", "me")
     };
-    assert_not_allowed(&call!(delete_user, &f.app, me("DELETE")), "GET");
-    assert_not_allowed(
-        &call!(
-            update_user,
-            &f.app,
-            me("PATCH").json_body(&serde_json::json!({}))
-        ),
-        "GET",
-    );
+    assert_not_allowed(&call!(delete_user, &f.app, me("DELETE")), "GET, PATCH");
     // Without a token too: the route is decided first.
     assert_not_allowed(
         &call!(
@@ -88,7 +80,7 @@ async fn a_fixed_path_that_api_gateway_gives_to_an_id_route_is_405_before_authen
             &f.app,
             me("DELETE").without_header("authorization")
         ),
-        "GET",
+        "GET, PATCH",
     );
     // A non-number id is still the route's own 422, after the token check.
     let answer = call!(
@@ -122,7 +114,7 @@ fn cargo_lambda_watch_answers_the_same_404_and_405() {
     }
     for (method, path, allow) in [
         ("PUT", "/api/users/7", "GET, PATCH, DELETE"),
-        ("DELETE", "/api/users/me", "GET"),
+        ("DELETE", "/api/users/me", "GET, PATCH"),
         ("GET", "/api/users/login", "POST"),
         ("PATCH", "/api/users", "GET, POST"),
         ("POST", "/docs", "GET"),

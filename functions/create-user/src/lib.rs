@@ -6,7 +6,7 @@ pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error>
     http::handle(app, &event, "POST /api/users", async {
         let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
         let new_user = http::json_body(&event)?;
-        let user = users::create(app, &mut signed_in, new_user).await?;
+        let user = users::create(app, &mut signed_in, new_user, &http::source_ip(&event)).await?;
         Ok(Reply::json(201, &user)?.with_location(format!("/api/users/{}", user.id)))
     })
     .await

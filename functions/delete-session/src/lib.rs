@@ -9,7 +9,12 @@ pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error>
         "DELETE /api/users/me/sessions/{sessionId}",
         async {
             let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
-            sessions::end_own(&mut signed_in, http::path_text(&event, "sessionId")).await?;
+            sessions::end_own(
+                &mut signed_in,
+                http::path_text(&event, "sessionId"),
+                &http::source_ip(&event),
+            )
+            .await?;
             Ok(Reply::no_content())
         },
     )

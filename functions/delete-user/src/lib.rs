@@ -4,9 +4,14 @@ use shared::{auth, users, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "DELETE /api/users/{id}", async {
-        let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
-        let id = http::path_id(&event)?;
-        users::delete(&mut signed_in, id).await?;
+        // A bad id is reported after the token check, as for every other route; the user is
+        // read with the token.
+        let id = http::path_id(&event);
+        let subject_id = id.as_ref().ok().copied();
+        let mut signed_in =
+            auth::authenticate_about(app, http::authorization(&event), subject_id).await?;
+        let id = id?;
+        users::delete(&mut signed_in, id, &http::source_ip(&event)).await?;
         Reply::json(
             200,
             &shared::error::Detail::new("User deleted successfully"),

@@ -7,7 +7,7 @@ pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error>
     http::handle(app, &event, "POST /api/users/logout", async {
         let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
         let scope = LogoutScope::parse(http::query_text(&event, "scope"))?;
-        sessions::logout(&mut signed_in, scope).await?;
+        sessions::logout(&mut signed_in, scope, &http::source_ip(&event)).await?;
         Ok(Reply::no_content())
     })
     .await

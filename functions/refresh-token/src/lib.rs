@@ -5,7 +5,7 @@ use shared::{sessions, App};
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "POST /api/users/token/refresh", async {
         let request = http::json_body(&event)?;
-        let grant = sessions::refresh(app, request).await?;
+        let grant = sessions::refresh(app, request, &http::source_ip(&event)).await?;
         Reply::json(200, &grant)
     })
     .await

@@ -9,7 +9,7 @@ pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error>
         let subject_id = id.as_ref().ok().copied();
         let mut signed_in =
             auth::authenticate_about(app, http::authorization(&event), subject_id).await?;
-        sessions::end_all_of(&mut signed_in, id?).await?;
+        sessions::end_all_of(&mut signed_in, id?, &http::source_ip(&event)).await?;
         Ok(Reply::no_content())
     })
     .await

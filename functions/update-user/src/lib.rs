@@ -11,7 +11,7 @@ pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error>
             auth::authenticate_about(app, http::authorization(&event), subject_id).await?;
         let id = id?;
         let patch = http::json_body(&event)?;
-        let user = users::update(app, &mut signed_in, id, patch).await?;
+        let user = users::update(app, &mut signed_in, id, patch, &http::source_ip(&event)).await?;
         Reply::json(200, &user)
     })
     .await

@@ -1,0 +1,438 @@
+//! The audit log: who did what to whom, when and from where.
+//!
+//! An event is written by the statement batch or transaction of the change it records, so no
+//! change is without its event and a refused request writes none. What an event can hold is
+//! fixed by [`Event`]: each action with exactly the keys of its `detail`, none of which can be a
+//! password, a hash or a token.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Row, Value};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::policy::Action;
+use crate::source_ip::SourceIp;
+use crate::sql_batch;
+
+/// Why a login was refused: the `reason` of a `login.failed` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Wrong password or unknown cellnumber (401).
+    Credentials,
+    /// Too many attempts (429).
+    Throttled,
+    /// The right password of a disabled account (403).
+    Disabled,
+}
+
+impl LoginFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Credentials => "credentials",
+            Self::Throttled => "throttled",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// One auditable event, with its detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    LoginSucceeded {
+        session_id: &'a str,
+    },
+    LoginFailed {
+        cellnumber: &'a str,
+        reason: LoginFailure,
+    },
+    Logout {
+        scope: &'a str,
+    },
+    SessionRevoked {
+        session_id: &'a str,
+    },
+    SessionsRevoked,
+    RefreshReused {
+        session_id: &'a str,
+    },
+    PasswordChanged,
+    UserCreated {
+        role_id: u8,
+    },
+    UserUpdated {
+        fields: Vec<&'static str>,
+    },
+    UserDeleted {
+        cellnumber: &'a str,
+    },
+}
+
+/// Every action, as `GET /api/audit?action=` names it.
+pub const ACTIONS: [&str; 10] = [
+    "login.succeeded",
+    "login.failed",
+    "logout",
+    "session.revoked",
+    "sessions.revoked",
+    "refresh.reused",
+    "password.changed",
+    "user.created",
+    "user.updated",
+    "user.deleted",
+];
+
+/// A cellnumber that cannot be one (login refuses it before any query) is kept to this many
+/// characters: it is what was typed, and it may be anything.
+const MAX_RECORDED_CELLNUMBER_CHARS: usize = 20;
+
+impl Event<'_> {
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::LoginSucceeded { .. } => "login.succeeded",
+            Self::LoginFailed { .. } => "login.failed",
+            Self::Logout { .. } => "logout",
+            Self::SessionRevoked { .. } => "session.revoked",
+            Self::SessionsRevoked => "sessions.revoked",
+            Self::RefreshReused { .. } => "refresh.reused",
+            Self::PasswordChanged => "password.changed",
+            Self::UserCreated { .. } => "user.created",
+            Self::UserUpdated { .. } => "user.updated",
+            Self::UserDeleted { .. } => "user.deleted",
+        }
+    }
+
+    /// The `detail` object: exactly the keys of the contract's table.
+    pub fn detail(&self) -> serde_json::Value {
+        match self {
+            Self::LoginSucceeded { session_id }
+            | Self::SessionRevoked { session_id }
+            | Self::RefreshReused { session_id } => json!({ "sessionId": session_id }),
+            Self::LoginFailed { cellnumber, reason } => json!({
+                "cellnumber": cellnumber.chars().take(MAX_RECORDED_CELLNUMBER_CHARS).collect::<String>(),
+                "reason": reason.as_str(),
+            }),
+            Self::Logout { scope } => json!({ "scope": scope }),
+            Self::SessionsRevoked | Self::PasswordChanged => json!({}),
+            Self::UserCreated { role_id } => json!({ "roleId": role_id }),
+            Self::UserUpdated { fields } => json!({ "fields": fields }),
+            Self::UserDeleted { cellnumber } => json!({ "cellnumber": cellnumber }),
+        }
+    }
+}
+
+/// Who acted, on whom, from where.
+#[derive(Debug, Clone, Copy)]
+pub struct Parties<'a> {
+    /// The signed-in user who acted; `None` at login.
+    pub actor_id: Option<u64>,
+    /// The user acted on; `None` when there is none (an unknown cellnumber).
+    pub target_id: Option<u64>,
+    /// The address API Gateway saw (`http::source_ip`), never a header.
+    pub source: &'a SourceIp,
+}
+
+impl Parties<'_> {
+    fn source_ip(&self) -> Option<&str> {
+        Some(self.source.as_str()).filter(|ip| *ip != SourceIp::UNKNOWN)
+    }
+}
+
+const INSERT: &str =
+    "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
+     VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?)";
+
+/// Writes `event` with a prepared statement, on the transaction (or connection) of the change it
+/// records: call it inside that transaction, before its commit.
+pub async fn record<Q: Queryable>(
+    db: &mut Q,
+    parties: Parties<'_>,
+    event: &Event<'_>,
+) -> Result<(), ApiError> {
+    db.exec_drop(
+        INSERT,
+        (
+            event.action(),
+            parties.actor_id,
+            parties.target_id,
+            parties.source_ip(),
+            event.detail().to_string(),
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The statement that writes `event` inside a [`sql_batch`], whatever the statements before it did.
+pub(crate) fn insert(parties: Parties<'_>, event: &Event<'_>) -> String {
+    sql_batch::bind(INSERT, &values(parties, event))
+}
+
+/// The statement that writes `event` inside a [`sql_batch`] when the statement before it changed
+/// exactly one row (the change it records), and writes nothing otherwise.
+pub(crate) fn insert_after_one_row(parties: Parties<'_>, event: &Event<'_>) -> String {
+    sql_batch::bind(
+        "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
+         SELECT UTC_TIMESTAMP(6), ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1",
+        &values(parties, event),
+    )
+}
+
+/// The statement that writes `event` inside a [`sql_batch`] right after the INSERT of the row it
+/// records, with that row's new id as the target.
+pub(crate) fn insert_for_new_row(parties: Parties<'_>, event: &Event<'_>) -> String {
+    let [action, actor_id, _, source_ip, detail] = values(parties, event);
+    sql_batch::bind(
+        "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
+         VALUES (UTC_TIMESTAMP(6), ?, ?, LAST_INSERT_ID(), ?, ?)",
+        &[action, actor_id, source_ip, detail],
+    )
+}
+
+/// The statement that writes a `login.failed` event for `cellnumber` (which must be a valid
+/// cellnumber), its target the user that has it, if any. It rides on the login's clean-up query,
+/// so a refused login costs no round trip for its event.
+pub(crate) fn login_failed_statement(
+    source: &SourceIp,
+    cellnumber: &str,
+    reason: LoginFailure,
+) -> String {
+    let event = Event::LoginFailed { cellnumber, reason };
+    sql_batch::bind(
+        "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
+         VALUES (UTC_TIMESTAMP(6), ?, NULL, (SELECT id FROM users WHERE cellnumber = ?), ?, ?)",
+        &[
+            event.action().into(),
+            cellnumber.into(),
+            Some(source.as_str())
+                .filter(|ip| *ip != SourceIp::UNKNOWN)
+                .into(),
+            event.detail().to_string().into(),
+        ],
+    )
+}
+
+fn values(parties: Parties<'_>, event: &Event<'_>) -> [Value; 5] {
+    [
+        event.action().into(),
+        parties.actor_id.into(),
+        parties.target_id.into(),
+        parties.source_ip().into(),
+        event.detail().to_string().into(),
+    ]
+}
+
+/// Removes a bounded batch of events older than the retention.
+pub(crate) fn remove_expired_statement(retention_days: u32) -> String {
+    format!(
+        "DELETE FROM audit_event WHERE at < UTC_TIMESTAMP(6) - INTERVAL {retention_days} DAY \
+         LIMIT 500"
+    )
+}
+
+// --- reading --------------------------------------------------------------------------------------
+
+/// An event as `GET /api/audit` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    #[schema(minimum = 1)]
+    pub id: u64,
+    pub at: DateTime<Utc>,
+    #[schema(example = "user.updated")]
+    pub action: String,
+    #[schema(minimum = 1)]
+    pub actor_id: Option<u64>,
+    #[schema(minimum = 1)]
+    pub target_id: Option<u64>,
+    pub source_ip: Option<String>,
+    /// The keys of the action's row of the contract's table.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+/// One page of `GET /api/audit`, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEvent>,
+    pub total: u64,
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// The filters of `GET /api/audit`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub action: Option<&'static str>,
+    pub actor_id: Option<u64>,
+    pub target_id: Option<u64>,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+impl AuditQuery {
+    pub const PARAMETERS: [&'static str; 5] = ["action", "actorId", "targetId", "limit", "offset"];
+
+    /// The query from the `(name, value)` pairs of the query string; anything else is 422.
+    pub fn parse(pairs: &[(&str, &str)]) -> Result<Self, ApiError> {
+        use crate::user_search::{check_known, whole_number, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+        check_known(pairs, &Self::PARAMETERS)?;
+        let mut query = Self {
+            limit: DEFAULT_PAGE_LIMIT,
+            ..Self::default()
+        };
+        for &(name, raw) in pairs {
+            match name {
+                "action" => {
+                    query.action =
+                        Some(ACTIONS.iter().copied().find(|a| *a == raw).ok_or_else(|| {
+                            ApiError::validation(&["query", name], "must be one of the actions")
+                        })?)
+                }
+                "actorId" => query.actor_id = Some(whole_number(name, raw, 1..=i64::MAX as u64)?),
+                "targetId" => query.target_id = Some(whole_number(name, raw, 1..=i64::MAX as u64)?),
+                "limit" => query.limit = whole_number(name, raw, 1..=MAX_PAGE_LIMIT)?,
+                "offset" => query.offset = whole_number(name, raw, 0..=i64::MAX as u64)?,
+                _ => unreachable!("checked above"),
+            }
+        }
+        Ok(query)
+    }
+}
+
+pub async fn list(signed_in: &mut Authenticated, query: AuditQuery) -> Result<AuditPage, ApiError> {
+    signed_in.principal.authorize(Action::ReadAudit)?;
+    let mut conditions = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(action) = query.action {
+        conditions.push("action = ?");
+        params.push(action.into());
+    }
+    if let Some(actor_id) = query.actor_id {
+        conditions.push("actor_id = ?");
+        params.push(actor_id.into());
+    }
+    if let Some(target_id) = query.target_id {
+        conditions.push("target_id = ?");
+        params.push(target_id.into());
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let columns = "id, at, action, actor_id, target_id, source_ip, detail";
+    let mut page_params = params.clone();
+    page_params.extend(params.iter().cloned());
+    page_params.push(query.limit.into());
+    page_params.push(query.offset.into());
+    let conn = signed_in.conn();
+    // The page and the total in one round trip (the total an uncorrelated subquery, run once).
+    let rows: Vec<Row> = conn
+        .exec(
+            format!(
+                "SELECT {columns}, (SELECT COUNT(*) FROM audit_event{filter}) FROM audit_event{filter} \
+                 ORDER BY id DESC LIMIT ? OFFSET ?"
+            ),
+            page_params,
+        )
+        .await?;
+    let total = match rows.first() {
+        Some(row) => row
+            .get_opt::<u64, _>(7)
+            .and_then(Result::ok)
+            .ok_or_else(|| ApiError::Internal("the page's total is missing".into()))?,
+        None => conn
+            .exec_first::<u64, _, _>(format!("SELECT COUNT(*) FROM audit_event{filter}"), params)
+            .await?
+            .unwrap_or(0),
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        items.push(event_of(&mut row)?);
+    }
+    Ok(AuditPage {
+        items,
+        total,
+        limit: query.limit,
+        offset: query.offset,
+    })
+}
+
+/// Column `index` of an audit row; another shape is a bug of ours.
+fn column<T: mysql_async::prelude::FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
+    match row.take_opt(index) {
+        Some(Ok(value)) => Ok(value),
+        _ => Err(ApiError::Internal(format!(
+            "column {index} of an audit row is missing or of another type"
+        ))),
+    }
+}
+
+fn event_of(row: &mut Row) -> Result<AuditEvent, ApiError> {
+    let detail: String = column(row, 6)?;
+    Ok(AuditEvent {
+        id: column(row, 0)?,
+        at: column::<NaiveDateTime>(row, 1)?.and_utc(),
+        action: column(row, 2)?,
+        actor_id: column(row, 3)?,
+        target_id: column(row, 4)?,
+        source_ip: column(row, 5)?,
+        detail: serde_json::from_str(&detail).unwrap_or_else(|_| json!({})),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_listed_once_with_the_keys_of_its_detail() {
+        let events = [
+            Event::LoginSucceeded { session_id: "s" },
+            Event::LoginFailed {
+                cellnumber: "+1555",
+                reason: LoginFailure::Throttled,
+            },
+            Event::Logout { scope: "local" },
+            Event::SessionRevoked { session_id: "s" },
+            Event::SessionsRevoked,
+            Event::RefreshReused { session_id: "s" },
+            Event::PasswordChanged,
+            Event::UserCreated { role_id: 2 },
+            Event::UserUpdated {
+                fields: vec!["name"],
+            },
+            Event::UserDeleted {
+                cellnumber: "+1555",
+            },
+        ];
+        let actions: Vec<&str> = events.iter().map(Event::action).collect();
+        assert_eq!(actions, ACTIONS);
+        let keys = |event: &Event| -> Vec<String> {
+            event
+                .detail()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(keys(&events[1]), ["cellnumber", "reason"]);
+        assert_eq!(keys(&events[4]), Vec::<String>::new());
+        assert_eq!(keys(&events[8]), ["fields"]);
+    }
+
+    #[test]
+    fn a_typed_cellnumber_is_recorded_bounded() {
+        let long = "x".repeat(500);
+        let event = Event::LoginFailed {
+            cellnumber: &long,
+            reason: LoginFailure::Credentials,
+        };
+        assert_eq!(event.detail()["cellnumber"].as_str().unwrap().len(), 20);
+    }
+}
