@@ -35,6 +35,7 @@ pub async fn login(
     // other characters) gets the answer of a wrong password after the same bcrypt work.
     if !validation::is_cellnumber(&request.cellnumber) {
         password::verify(&request.password, &password::dummy_hash(config.bcrypt_cost)).await;
+        record_unusable_cellnumber(app, &request.cellnumber, source).await;
         return Err(ApiError::InvalidCredentials);
     }
     let mut conn = app.conn().await?;
@@ -54,6 +55,26 @@ pub async fn login(
         remove_expired(&mut conn, config, event).await;
     }
     outcome
+}
+
+/// The `login.failed` event of a cellnumber no user can have, which was refused before any query.
+async fn record_unusable_cellnumber(app: &App, cellnumber: &str, source: &SourceIp) {
+    let parties = Parties {
+        actor_id: None,
+        target_id: None,
+        source,
+    };
+    let event = Event::LoginFailed {
+        cellnumber,
+        reason: LoginFailure::Credentials,
+    };
+    let recorded = match app.conn().await {
+        Ok(mut conn) => audit::record(&mut conn, parties, &event).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(%error, "a refused login's event was not recorded");
+    }
 }
 
 async fn login_on(

@@ -46,14 +46,14 @@ async fn every_user_is_active_until_an_admin_disables_it() {
     let answer = patch(&f.app, &f.admin, f.user_id, &json!({ "isActive": false })).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.body["isActive"], false);
-    // Every token of the user ends at once.
+    // Every session of the user ends at once.
     me(&f.app, &f.user).await.assert_error(401);
     me(&f.app, &second).await.assert_error(401);
-    let tokens = format!(
-        "SELECT COUNT(*) FROM access_token WHERE user_id = {}",
+    let live_sessions = format!(
+        "SELECT COUNT(*) FROM session WHERE user_id = {} AND ended IS NULL",
         f.user_id
     );
-    assert_eq!(count(&f.app, &tokens).await, 0);
+    assert_eq!(count(&f.app, &live_sessions).await, 0);
     // The right password: 403 Account disabled; a wrong one: the usual 401.
     let refused = login(&f.app, USER_CELL, USER_PASS).await;
     refused.assert_error(403);
@@ -61,7 +61,7 @@ async fn every_user_is_active_until_an_admin_disables_it() {
     login(&f.app, USER_CELL, "wrong-password")
         .await
         .assert_error(401);
-    assert_eq!(count(&f.app, &tokens).await, 0);
+    assert_eq!(count(&f.app, &live_sessions).await, 0);
     // The admin still sees and lists it.
     let listed = call!(
         list_users,
@@ -235,11 +235,11 @@ async fn login_racing_a_disable_gets_no_token() {
     } else {
         assert!([401, 403].contains(&logged.status), "{}", logged.body);
     }
-    let tokens = format!(
-        "SELECT COUNT(*) FROM access_token WHERE user_id = {}",
+    let live_sessions = format!(
+        "SELECT COUNT(*) FROM session WHERE user_id = {} AND ended IS NULL",
         f.user_id
     );
-    assert_eq!(count(&f.app, &tokens).await, 0);
+    assert_eq!(count(&f.app, &live_sessions).await, 0);
 }
 
 // --- PATCH /api/users/me --------------------------------------------------------------------------

@@ -79,7 +79,7 @@ fn a_request_that_times_out_in_a_transaction_leaves_no_lock_behind() {
             let waits: Option<u64> = watcher
                 .query_first(
                     "SELECT COUNT(*) FROM information_schema.processlist \
-                     WHERE info LIKE 'SELECT id FROM users WHERE role_id = 1%FOR UPDATE'",
+                     WHERE info LIKE 'SELECT id FROM users FORCE INDEX (PRIMARY)%FOR UPDATE'",
                 )
                 .await
                 .unwrap();

@@ -99,6 +99,21 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
     let me = server.call("GET", "/api/users/me", Some(&admin), None);
     assert_eq!(me.status, 200, "{}", me.body);
     assert_eq!(me.body["cellnumber"], ADMIN_CELL);
+    let renamed = server.call(
+        "PATCH",
+        "/api/users/me",
+        Some(&admin),
+        Some(&json!({ "name": "Administrator" })),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let audit = server.call(
+        "GET",
+        "/api/audit?action=login.succeeded",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert_eq!(audit.body["items"][0]["action"], "login.succeeded");
     let no_token = server.call("GET", "/api/users/me", None, None);
     assert_error(&no_token, 401, "Could not validate credentials");
     assert_eq!(no_token.header("www-authenticate"), Some("Bearer"));
@@ -297,16 +312,21 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
         .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
+        // A Secrets Manager rotation step, not an HTTP event: it needs Secrets Manager, and
+        // signing_key_rotation.rs runs it against moto.
+        .filter(|name| name != "rotate-signing-key")
         .collect();
     events.sort();
     // In the order a newcomer would try them: sign in, use the token, sign out, change the password.
     let order = [
         ("login", 200),
         ("get-me", 200),
+        ("update-me", 200),
         ("refresh-token", 200),
         ("list-sessions", 200),
         ("docs", 200),
         ("list-users", 200),
+        ("list-audit", 200),
         ("get-user", 200),
         ("create-user", 201),
         ("update-user", 200),
