@@ -416,3 +416,86 @@ async fn expired_sessions_refuse_refresh_and_are_cleaned_up_in_batches() {
     let sql = format!("SELECT COUNT(*) FROM session WHERE id = '{session_id}'");
     assert_eq!(count(&f.app, &sql).await, 0);
 }
+
+/// `(action, actorId, targetId, detail)` of every event after `after`, oldest first.
+async fn events_since(app: &App, after: u64) -> Vec<(String, Option<u64>, Option<u64>, Value)> {
+    let mut conn = app.pool.get_conn().await.unwrap();
+    let rows: Vec<(String, Option<u64>, Option<u64>, String)> = conn
+        .exec(
+            "SELECT action, actor_id, target_id, detail FROM audit_event WHERE id > ? ORDER BY id",
+            (after,),
+        )
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|(action, actor, target, detail)| {
+            (
+                action,
+                actor,
+                target,
+                serde_json::from_str(&detail).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_ending_of_a_session_is_in_the_audit_log_and_no_token_is() {
+    let f = fixture().await;
+    let start = count(&f.app, "SELECT COALESCE(MAX(id), 0) FROM audit_event").await;
+    let (a, a_refresh, a_id) = sign_in(&f).await;
+    let (b, _, b_id) = sign_in(&f).await;
+    let renewed = refresh(&f.app, &a_refresh).await;
+    refresh(&f.app, &a_refresh).await.assert_error(401); // the replay ends session a
+    assert_eq!(end_session(&f.app, &b, &b_id).await.status, 204);
+    let (c, _, _) = sign_in(&f).await;
+    assert_eq!(logout(&f.app, &c, "scope=others").await.status, 204);
+    let revoke = Event::v2("revoke-user-sessions")
+        .bearer(&f.admin)
+        .path_param("id", &f.user_id.to_string());
+    assert_eq!(call!(revoke_user_sessions, &f.app, revoke).status, 204);
+
+    let user = Some(f.user_id);
+    let expected = vec![
+        (
+            "login.succeeded".to_owned(),
+            None,
+            user,
+            json!({ "sessionId": a_id }),
+        ),
+        (
+            "login.succeeded".to_owned(),
+            None,
+            user,
+            json!({ "sessionId": b_id }),
+        ),
+        (
+            "refresh.reused".to_owned(),
+            None,
+            user,
+            json!({ "sessionId": a_id }),
+        ),
+        (
+            "session.revoked".to_owned(),
+            user,
+            user,
+            json!({ "sessionId": b_id }),
+        ),
+    ];
+    let events = events_since(&f.app, start).await;
+    assert_eq!(events[..4], expected[..], "{events:?}");
+    let tail: Vec<(&str, Option<u64>, Value)> = events[4..]
+        .iter()
+        .map(|(action, actor, _, detail)| (action.as_str(), *actor, detail.clone()))
+        .collect();
+    assert_eq!(tail[0].0, "login.succeeded");
+    assert_eq!(tail[1], ("logout", user, json!({ "scope": "others" })));
+    assert_eq!(tail[2], ("sessions.revoked", Some(f.admin_id), json!({})));
+    assert_eq!(tail.len(), 3, "{events:?}");
+    // A refresh is not an event, and no event holds a token or refresh token.
+    let text = format!("{events:?}");
+    let renewed_refresh = renewed.body["refreshToken"].as_str().unwrap();
+    for secret in [a.as_str(), &b, &c, &a_refresh, renewed_refresh] {
+        assert!(!text.contains(secret), "a token in the audit log");
+    }
+}
