@@ -456,7 +456,7 @@ async fn every_ending_of_a_session_is_in_the_audit_log_and_no_token_is() {
     assert_eq!(call!(revoke_user_sessions, &f.app, revoke).status, 204);
 
     let user = Some(f.user_id);
-    let expected = vec![
+    let expected = [
         (
             "login.succeeded".to_owned(),
             None,
