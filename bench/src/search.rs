@@ -150,9 +150,9 @@ pub async fn audit_cost_section(iterations: usize) -> String {
     let patch_autocommit = timed_sql(&mut conn, iterations, |i| update(i + 2 * iterations)).await;
     let record = |i: usize| {
         format!(
-            "INSERT INTO access_token (jti, user_id, created, expires) \
-             SELECT LPAD('{i}', 32, 'b'), id, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 HOUR \
-             FROM users WHERE id = {user} AND is_active"
+            "INSERT INTO session (id, user_id, created, expires, refresh_hash) \
+             SELECT LPAD('{i}', 22, 'b'), id, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 30 DAY, \
+             UNHEX(SHA2('{i}', 256)) FROM users WHERE id = {user} AND is_active"
         )
     };
     let login_with = timed_sql(&mut conn, iterations, |i| {

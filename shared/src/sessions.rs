@@ -258,69 +258,80 @@ pub async fn refresh(
     let Some((id, user_id, role_id, expires, is_current)) = found else {
         return Err(ApiError::Unauthorized);
     };
-    let (refresh_token, new_hash) = new_refresh_token()?;
-    let rotated = is_current && rotate(&mut conn, &id, hash, &new_hash).await?;
-    // Not current, or spent by a concurrent refresh since it was read: a replay.
-    if !rotated {
-        let statements = [
-            end_statement(user_id, Ended::One(&id)),
-            audit::insert_after_one_row(
-                Parties {
-                    actor_id: None,
-                    target_id: Some(user_id),
-                    source,
-                },
-                &Event::RefreshReused { session_id: &id },
-            ),
-        ];
-        sql_batch::run_in_transaction(&mut conn, &statements).await?;
-        tracing::warn!(
-            session_id = %id,
-            user_id,
-            "refresh token reused: the session is ended"
-        );
-        return Err(ApiError::Unauthorized);
-    }
     let live = Live {
         id,
         user_id,
         role_id,
         expires: expires.and_utc(),
     };
+    let (refresh_token, new_hash) = new_refresh_token()?;
     let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
-    let values = access_token_values(&issued, &live).to_vec();
-    match conn.exec_drop(RECORD_ACCESS_TOKEN, values).await {
-        Ok(()) => Ok(grant_of(app, &live, issued, refresh_token)),
-        // The user (and with it the session) was deleted since.
-        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
-            Err(ApiError::Unauthorized)
-        }
-        Err(error) => Err(error.into()),
+    let rotated = is_current && rotate(&mut conn, &live, hash, &new_hash, &issued).await?;
+    if rotated {
+        return Ok(grant_of(app, &live, issued, refresh_token));
     }
+    // Not current, or spent by a concurrent refresh since it was read: a replay.
+    let statements = [
+        end_statement(user_id, Ended::One(&live.id)),
+        audit::insert_after_one_row(
+            Parties {
+                actor_id: None,
+                target_id: Some(user_id),
+                source,
+            },
+            &Event::RefreshReused {
+                session_id: &live.id,
+            },
+        ),
+    ];
+    sql_batch::run_in_transaction(&mut conn, &statements).await?;
+    tracing::warn!(
+        session_id = %live.id,
+        user_id,
+        "refresh token reused: the session is ended"
+    );
+    Err(ApiError::Unauthorized)
 }
 
-/// Replaces the session's refresh hash `presented` by `next`; false when `presented` is no longer
-/// its current one (spent since it was read). Concurrent rotations of one session lock its row
-/// by the primary key first: found through the unique index of the hash, two of them deadlock
-/// (each holding the index entry the other's insert of the new hash waits for). A deadlock that
-/// happens all the same is the race lost.
+/// Replaces the session's refresh hash `presented` by `next` and records the new access token,
+/// in one transaction and one round trip (one commit); false, with nothing written, when
+/// `presented` is no longer its current one (spent since it was read), or the session is gone
+/// with its user. Concurrent rotations of one session lock its row by the primary key first:
+/// found through the unique index of the hash, two of them deadlock (each holding the index
+/// entry the other's insert of the new hash waits for). A deadlock that happens all the same is
+/// the race lost.
 async fn rotate(
     conn: &mut Conn,
-    id: &str,
+    live: &Live,
     presented: &[u8],
     next: &[u8; 32],
+    issued: &IssuedToken,
 ) -> Result<bool, ApiError> {
-    let rotated = conn
-        .exec_drop(
+    let statements = [
+        sql_batch::bind(
             "UPDATE session FORCE INDEX (PRIMARY) \
              SET previous_refresh_hash = refresh_hash, refresh_hash = ?, refreshed = ? \
              WHERE id = ? AND refresh_hash = ? AND ended IS NULL",
-            (&next[..], now().naive_utc(), id, presented),
-        )
-        .await;
-    match rotated {
-        Ok(()) => Ok(conn.affected_rows() == 1),
-        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::DEADLOCK => Ok(false),
+            &[
+                next.to_vec().into(),
+                now().naive_utc().into(),
+                live.id.as_str().into(),
+                presented.to_vec().into(),
+            ],
+        ),
+        sql_batch::bind(
+            "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
+             SELECT ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1",
+            &access_token_values(issued, live),
+        ),
+    ];
+    match sql_batch::run_in_transaction(conn, &statements).await {
+        Ok(outcomes) => Ok(outcomes[0].affected_rows == 1),
+        Err(mysql_async::Error::Server(error))
+            if [mysql_codes::DEADLOCK, mysql_codes::NO_REFERENCED_ROW].contains(&error.code) =>
+        {
+            Ok(false)
+        }
         Err(error) => Err(error.into()),
     }
 }

@@ -317,9 +317,9 @@ async fn sessions_cost_what_me_costs_or_one_more() {
         })
         .await;
     assert_eq!(
-        refresh, 3,
-        "refresh: the session by its refresh hash (with the user's role), the conditional \
-         rotation, the new access token"
+        refresh, 2,
+        "refresh: the session by its refresh hash (with the user's role); the conditional \
+         rotation and the new access token in one transaction"
     );
 
     let listed = c
