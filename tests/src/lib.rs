@@ -456,6 +456,15 @@ macro_rules! call {
     };
 }
 
+/// `PATCH /api/users/{id}` through the update-user handler.
+pub async fn admin_patch(app: &App, token: &str, id: u64, body: &Value) -> Answer {
+    let event = Event::v2("update-user")
+        .bearer(token)
+        .path_param("id", &id.to_string())
+        .json_body(body);
+    Answer::from_response(update_user::handler(app, event.request()).await.unwrap())
+}
+
 /// Signs in through the login handler (from the address of `events/login.json`).
 pub async fn login(app: &App, cellnumber: &str, password: &str) -> Answer {
     login_from(app, cellnumber, password, "203.0.113.10").await

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use api_tests::{
-    app_with, call, count, fixture, insert_user, login, login_from, test_app_with, token, Answer,
-    Event, Fixture, TestDb, ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
+    admin_patch, app_with, call, count, fixture, insert_user, login, login_from, test_app_with,
+    token, Answer, Event, Fixture, TestDb, ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
 };
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
@@ -215,14 +215,13 @@ async fn an_admin_reset_during_a_self_change_wins() {
         change_password(&slow_hashing(&url), &user, USER_PASS, "self-chosen-pass-1").await
     });
     tokio::time::sleep(Duration::from_millis(60)).await;
-    let reset = call!(
-        update_user,
+    let reset = admin_patch(
         &f.app,
-        Event::v2("update-user")
-            .bearer(&f.admin)
-            .path_param("id", &f.user_id.to_string())
-            .json_body(&json!({ "password": "admin-chosen-pass-1" }))
-    );
+        &f.admin,
+        f.user_id,
+        &json!({ "password": "admin-chosen-pass-1" }),
+    )
+    .await;
     assert_eq!(reset.status, 200, "{}", reset.body);
     change.await.unwrap().assert_error(401);
     assert!(password_works(&f.app, "admin-chosen-pass-1").await);
@@ -322,14 +321,13 @@ async fn a_login_that_races_the_deletion_of_its_user_is_401_and_leaves_no_sessio
 async fn a_login_that_races_an_admin_password_reset_gets_no_session() {
     let f = &fixture().await;
     let (outcome, _, left) = login_racing(f, |id| async move {
-        call!(
-            update_user,
+        admin_patch(
             &f.app,
-            Event::v2("update-user")
-                .bearer(&f.admin)
-                .path_param("id", &id.to_string())
-                .json_body(&json!({ "password": "admin-chosen-pass-1" }))
+            &f.admin,
+            id,
+            &json!({ "password": "admin-chosen-pass-1" }),
         )
+        .await
     })
     .await;
     outcome.assert_error(401);
@@ -405,14 +403,7 @@ async fn passwords_with_control_characters_are_refused_wherever_they_are_set() {
             )
         );
         created.assert_error(422);
-        let patched = call!(
-            update_user,
-            &f.app,
-            Event::v2("update-user")
-                .bearer(&f.admin)
-                .path_param("id", &f.user_id.to_string())
-                .json_body(&json!({ "password": bad }))
-        );
+        let patched = admin_patch(&f.app, &f.admin, f.user_id, &json!({ "password": bad })).await;
         patched.assert_error(422);
         change_password(&f.app, &f.user, USER_PASS, bad)
             .await
@@ -441,14 +432,13 @@ async fn emails_are_one_address_after_case_and_idna_but_accents_count() {
     }
     let other = call!(create_user, &f.app, create("+15550001003", "a@bucher.de"));
     assert_eq!(other.status, 201, "{}", other.body);
-    let moved: Value = call!(
-        update_user,
+    let moved: Value = admin_patch(
         &f.app,
-        Event::v2("update-user")
-            .bearer(&f.admin)
-            .path_param("id", &f.user_id.to_string())
-            .json_body(&json!({ "email": "a@xn--bcher-kva.de" }))
+        &f.admin,
+        f.user_id,
+        &json!({ "email": "a@xn--bcher-kva.de" }),
     )
+    .await
     .body;
     assert_eq!(moved["detail"], "Email already registered");
 }

@@ -1,20 +1,13 @@
 //! Account state (`isActive`), the last-active-admin rule under concurrency, and
 //! `PATCH /api/users/me`, through the handlers with API Gateway events.
 
+use api_tests::admin_patch as patch;
 use api_tests::{
     call, count, fixture, insert_user, login, test_app, token, Answer, Event, ADMIN_CELL,
     ADMIN_PASS, USER_CELL, USER_PASS,
 };
 use serde_json::{json, Value};
 use shared::App;
-
-async fn patch(app: &App, token: &str, id: u64, body: &Value) -> Answer {
-    let event = Event::v2("update-user")
-        .bearer(token)
-        .path_param("id", &id.to_string())
-        .json_body(body);
-    call!(update_user, app, event)
-}
 
 async fn patch_me(app: &App, token: &str, body: &Value) -> Answer {
     call!(

@@ -1,6 +1,7 @@
 //! Admin user management, logout, password change, login throttling and clean-up, through the
 //! handlers with API Gateway events, against a fresh MariaDB database per test.
 
+use api_tests::admin_patch as patch;
 use api_tests::{
     call, count, fixture, insert_user, jti_of, login, test_app_with, token, Answer, Event, TestDb,
     ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
@@ -33,14 +34,6 @@ async fn list(app: &App, token: &str, query: &str) -> Answer {
         app,
         Event::v2("list-users").bearer(token).query(query)
     )
-}
-
-async fn patch(app: &App, token: &str, id: u64, body: &Value) -> Answer {
-    let event = Event::v2("update-user")
-        .bearer(token)
-        .path_param("id", &id.to_string())
-        .json_body(body);
-    call!(update_user, app, event)
 }
 
 async fn delete(app: &App, token: &str, id: &str) -> Answer {

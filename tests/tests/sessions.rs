@@ -2,8 +2,8 @@
 //! sessions, logout scopes, and everything else that ends them.
 
 use api_tests::{
-    app_for_url, call, count, fixture, login, login_from, Answer, Event, Fixture, ADMIN_CELL,
-    ADMIN_PASS, USER_CELL, USER_PASS,
+    admin_patch, app_for_url, call, count, fixture, login, login_from, Answer, Event, Fixture,
+    ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS,
 };
 use chrono::{DateTime, Utc};
 use mysql_async::prelude::Queryable;
@@ -360,14 +360,13 @@ async fn password_changes_and_deletion_end_sessions_through_the_same_mechanism()
     assert_eq!(renewed.status, 200, "{}", renewed.body);
     let a_refresh = renewed.body["refreshToken"].as_str().unwrap().to_owned();
 
-    let reset = call!(
-        update_user,
+    let reset = admin_patch(
         &f.app,
-        Event::v2("update-user")
-            .bearer(&f.admin)
-            .path_param("id", &f.user_id.to_string())
-            .json_body(&json!({ "password": "admin-chosen-pass-1" }))
-    );
+        &f.admin,
+        f.user_id,
+        &json!({ "password": "admin-chosen-pass-1" }),
+    )
+    .await;
     assert_eq!(reset.status, 200, "{}", reset.body);
     assert_eq!(
         me(&f.app, &a).await,
