@@ -134,9 +134,10 @@ async fn bootstrap_admin() -> Result<String, String> {
     db::prepare(&database_url, database_tls()?)
         .await
         .map_err(|error| explain(&database_url, error))?;
-    let pool = db::pool(&database_url, database_tls()?).map_err(|error| error.to_string())?;
+    let pool = shared::pool::DbPool::new(&database_url, database_tls()?)
+        .map_err(|error| error.to_string())?;
     let mut conn = pool
-        .get_conn()
+        .conn()
         .await
         .map_err(|error| format!("cannot connect to {}: {error}", redact(&database_url)))?;
     // Whoever runs this holds the database's credentials: it may reset the admin's password
@@ -161,7 +162,7 @@ async fn bootstrap_admin() -> Result<String, String> {
             other => other.to_string(),
         })?;
     drop(conn);
-    pool.disconnect().await.ok();
+    pool.current().disconnect().await.ok();
     Ok(match outcome {
         AdminBootstrap::Created(id) => format!("created admin {cellnumber} (id {id})"),
         AdminBootstrap::Reset(id) => {

@@ -2,13 +2,11 @@
 //! `bootstrap-admin` action) when no admin exists yet. It is deliberately not a general
 //! "make this user an admin" tool: anyone allowed to run it could otherwise take over any account.
 
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
-
 use crate::error::ApiError;
 use crate::password;
 use crate::policy::Role;
 use crate::sessions::{end_sessions, Ended};
+use crate::statements::{DbConn, DbTx, Statements};
 
 /// What [`bootstrap_admin`] is asked to do.
 pub struct AdminRequest<'a> {
@@ -43,7 +41,7 @@ pub const FORCE_NEEDED: &str =
 /// admin beside an existing one, or reset a password without `force`. Running it again with the
 /// same values changes nothing, so `make serve` can run it every time.
 pub async fn bootstrap_admin(
-    conn: &mut Conn,
+    conn: &mut DbConn,
     request: &AdminRequest<'_>,
     bcrypt_cost: u32,
 ) -> Result<AdminBootstrap, ApiError> {
@@ -60,7 +58,7 @@ pub async fn bootstrap_admin(
     }
     // The cheap answers first, and bcrypt before any lock is taken.
     let existing: Option<(u64, String, u8, bool)> = conn
-        .exec_first(
+        .first(
             "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
             (request.cellnumber,),
         )
@@ -77,7 +75,7 @@ pub async fn bootstrap_admin(
         }
     }
     let hash = password::hash(request.password, bcrypt_cost).await?;
-    let mut tx = conn.start_transaction(Default::default()).await?;
+    let mut tx = conn.begin().await?;
     let outcome = decide_locked(&mut tx, request, hash).await;
     crate::db::finish(tx, outcome).await
 }
@@ -85,18 +83,18 @@ pub async fn bootstrap_admin(
 /// The decision again under the admins' row locks, so a concurrent bootstrap or a concurrent
 /// change of the user cannot slip between the check and the write.
 async fn decide_locked(
-    tx: &mut mysql_async::Transaction<'_>,
+    tx: &mut DbTx<'_>,
     request: &AdminRequest<'_>,
     hash: String,
 ) -> Result<AdminBootstrap, ApiError> {
     let admins: Vec<u64> = tx
-        .exec(
+        .rows(
             "SELECT id FROM users WHERE role_id = 1 AND is_active FOR UPDATE",
             (),
         )
         .await?;
     let existing: Option<(u64, u8)> = tx
-        .exec_first(
+        .first(
             "SELECT id, role_id FROM users WHERE cellnumber = ? FOR UPDATE",
             (request.cellnumber,),
         )
@@ -105,7 +103,7 @@ async fn decide_locked(
         Some((_, role_id)) if role_id != Role::Admin.id() => Err(ApiError::Conflict(NOT_AN_ADMIN)),
         Some(_) if !request.force => Err(ApiError::Conflict(FORCE_NEEDED)),
         Some((id, _)) => {
-            tx.exec_drop(
+            tx.run(
                 "UPDATE users SET password_hash = ?, is_active = 1, \
                  updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) WHERE id = ?",
                 (hash, id),
@@ -116,14 +114,15 @@ async fn decide_locked(
         }
         None if !admins.is_empty() => Err(ApiError::Conflict(ADMIN_EXISTS)),
         None => {
-            tx.exec_drop(
-                "INSERT INTO users (name, cellnumber, password_hash, role_id, created, updated) \
-                 VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
-                (request.name.trim(), request.cellnumber, hash),
-            )
-            .await?;
+            let created = tx
+                .run(
+                    "INSERT INTO users (name, cellnumber, password_hash, role_id, created, updated) \
+                     VALUES (?, ?, ?, 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+                    (request.name.trim(), request.cellnumber, hash),
+                )
+                .await?;
             Ok(AdminBootstrap::Created(
-                tx.last_insert_id().unwrap_or_default(),
+                created.last_insert_id.unwrap_or_default(),
             ))
         }
     }

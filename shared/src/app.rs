@@ -1,6 +1,7 @@
 //! What a function instance creates once per cold start and reuses for every request.
 
-use mysql_async::Conn;
+use crate::pool::SessionSettings;
+use crate::statements::DbConn;
 
 use std::collections::HashMap;
 
@@ -55,10 +56,10 @@ fn signing_keys(config: &Config, resolved: &mut Resolved) -> TokenKeys {
 fn rotating_pool(
     url: &str,
     tls: crate::config::DatabaseTls,
-    setup: Vec<String>,
+    session: SessionSettings,
     resolved: &mut Resolved,
 ) -> Result<DbPool, DbSetupError> {
-    let pool = DbPool::with_setup(url, tls, setup)?;
+    let pool = DbPool::with_session(url, tls, session)?;
     Ok(match resolved.database.take() {
         Some(secret) => pool.with_credential_source(secret.into_source()),
         None => pool,
@@ -84,7 +85,7 @@ impl Database {
             pool: rotating_pool(
                 config.database_url.expose(),
                 config.database_tls,
-                Vec::new(),
+                SessionSettings::default(),
                 &mut resolved,
             )?,
             bcrypt_cost: config.bcrypt_cost,
@@ -119,7 +120,11 @@ impl App {
         let pool = rotating_pool(
             config.database_url.expose(),
             config.database_tls,
-            crate::pool::request_session_setup(config.request_timeout),
+            SessionSettings::for_requests(
+                config.statement_mode,
+                config.request_timeout,
+                config.db_idle_timeout,
+            ),
             &mut resolved,
         )?;
         let tokens = signing_keys(&config, &mut resolved);
@@ -132,7 +137,7 @@ impl App {
 
     /// A connection from the instance's pool; a connection the server closed while the instance
     /// was frozen is noticed and replaced by the pool, not handed out.
-    pub async fn conn(&self) -> Result<Conn, ApiError> {
-        Ok(self.pool.get_conn().await?)
+    pub async fn conn(&self) -> Result<DbConn, ApiError> {
+        Ok(self.pool.conn().await?)
     }
 }

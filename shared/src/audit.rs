@@ -6,7 +6,6 @@
 //! password, a hash or a token.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use mysql_async::prelude::Queryable;
 use mysql_async::{Row, Value};
 use serde::Serialize;
 use serde_json::json;
@@ -15,7 +14,8 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::policy::Action;
 use crate::source_ip::SourceIp;
-use crate::sql_batch;
+use crate::sql_batch::Statement;
+use crate::statements::Statements;
 
 /// Why a login was refused: the `reason` of a `login.failed` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,14 +144,14 @@ const INSERT: &str =
     "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
      VALUES (UTC_TIMESTAMP(6), ?, ?, ?, ?, ?)";
 
-/// Writes `event` with a prepared statement, on the transaction (or connection) of the change it
+/// Writes `event` on the transaction (or connection) of the change it
 /// records: call it inside that transaction, before its commit.
-pub async fn record<Q: Queryable>(
+pub async fn record<Q: Statements>(
     db: &mut Q,
     parties: Parties<'_>,
     event: &Event<'_>,
 ) -> Result<(), ApiError> {
-    db.exec_drop(
+    db.run(
         INSERT,
         (
             event.action(),
@@ -166,28 +166,28 @@ pub async fn record<Q: Queryable>(
 }
 
 /// The statement that writes `event` inside a [`sql_batch`], whatever the statements before it did.
-pub(crate) fn insert(parties: Parties<'_>, event: &Event<'_>) -> String {
-    sql_batch::bind(INSERT, &values(parties, event))
+pub(crate) fn insert(parties: Parties<'_>, event: &Event<'_>) -> Statement {
+    Statement::new(INSERT, values(parties, event))
 }
 
 /// The statement that writes `event` inside a [`sql_batch`] when the statement before it changed
 /// exactly one row (the change it records), and writes nothing otherwise.
-pub(crate) fn insert_after_one_row(parties: Parties<'_>, event: &Event<'_>) -> String {
-    sql_batch::bind(
+pub(crate) fn insert_after_one_row(parties: Parties<'_>, event: &Event<'_>) -> Statement {
+    Statement::new(
         "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
          SELECT UTC_TIMESTAMP(6), ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1",
-        &values(parties, event),
+        values(parties, event),
     )
 }
 
 /// The statement that writes `event` inside a [`sql_batch`] right after the INSERT of the row it
 /// records, with that row's new id as the target.
-pub(crate) fn insert_for_new_row(parties: Parties<'_>, event: &Event<'_>) -> String {
+pub(crate) fn insert_for_new_row(parties: Parties<'_>, event: &Event<'_>) -> Statement {
     let [action, actor_id, _, source_ip, detail] = values(parties, event);
-    sql_batch::bind(
+    Statement::new(
         "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
          VALUES (UTC_TIMESTAMP(6), ?, ?, LAST_INSERT_ID(), ?, ?)",
-        &[action, actor_id, source_ip, detail],
+        [action, actor_id, source_ip, detail],
     )
 }
 
@@ -198,12 +198,12 @@ pub(crate) fn login_failed_statement(
     source: &SourceIp,
     cellnumber: &str,
     reason: LoginFailure,
-) -> String {
+) -> Statement {
     let event = Event::LoginFailed { cellnumber, reason };
-    sql_batch::bind(
+    Statement::new(
         "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
          VALUES (UTC_TIMESTAMP(6), ?, NULL, (SELECT id FROM users WHERE cellnumber = ?), ?, ?)",
-        &[
+        [
             event.action().into(),
             cellnumber.into(),
             Some(source.as_str())
@@ -225,10 +225,10 @@ fn values(parties: Parties<'_>, event: &Event<'_>) -> [Value; 5] {
 }
 
 /// Removes a bounded batch of events older than the retention.
-pub(crate) fn remove_expired_statement(retention_days: u32) -> String {
-    format!(
-        "DELETE FROM audit_event WHERE at < UTC_TIMESTAMP(6) - INTERVAL {retention_days} DAY \
-         LIMIT 500"
+pub(crate) fn remove_expired_statement(retention_days: u32) -> Statement {
+    Statement::new(
+        "DELETE FROM audit_event WHERE at < UTC_TIMESTAMP(6) - INTERVAL ? DAY LIMIT 500",
+        [retention_days.into()],
     )
 }
 
@@ -332,8 +332,7 @@ pub async fn list(signed_in: &mut Authenticated, query: AuditQuery) -> Result<Au
     let conn = signed_in.conn();
     // The page and the total in one round trip (the total an uncorrelated subquery, run once).
     let rows: Vec<Row> = conn
-        .exec(
-            format!(
+        .rows(&format!(
                 "SELECT {columns}, (SELECT COUNT(*) FROM audit_event{filter}) FROM audit_event{filter} \
                  ORDER BY id DESC LIMIT ? OFFSET ?"
             ),
@@ -346,7 +345,7 @@ pub async fn list(signed_in: &mut Authenticated, query: AuditQuery) -> Result<Au
             .and_then(Result::ok)
             .ok_or_else(|| ApiError::Internal("the page's total is missing".into()))?,
         None => conn
-            .exec_first::<u64, _, _>(format!("SELECT COUNT(*) FROM audit_event{filter}"), params)
+            .first::<u64>(&format!("SELECT COUNT(*) FROM audit_event{filter}"), params)
             .await?
             .unwrap_or(0),
     };

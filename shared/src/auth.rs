@@ -1,10 +1,10 @@
 //! Authentication: who a request's bearer token belongs to, checked against the database.
 
 use chrono::Utc;
-use mysql_async::prelude::Queryable;
 
 use crate::error::ApiError;
 use crate::policy::{Principal, Role};
+use crate::statements::{DbConn, Statements};
 use crate::user::{user_columns, User, USER_COLUMNS};
 use crate::App;
 
@@ -20,7 +20,7 @@ pub struct Authenticated {
     pub session_id: String,
     /// The user a route's `{id}` names, when [`authenticate_about`] read it with the token.
     subject: Option<Subject>,
-    conn: mysql_async::Conn,
+    conn: DbConn,
 }
 
 /// User `id` as the authenticating query found it (`None`: there is no such user).
@@ -31,7 +31,7 @@ struct Subject {
 }
 
 impl Authenticated {
-    pub fn conn(&mut self) -> &mut mysql_async::Conn {
+    pub fn conn(&mut self) -> &mut DbConn {
         &mut self.conn
     }
 
@@ -116,11 +116,11 @@ pub async fn authenticate_about(
     let mut conn = app.conn().await?;
     let row: Option<mysql_async::Row> = match subject_id {
         None => {
-            conn.exec_first(AUTHENTICATE, (&verified.jti, verified.user_id))
+            conn.first(AUTHENTICATE, (&verified.jti, verified.user_id))
                 .await?
         }
         Some(id) => {
-            conn.exec_first(AUTHENTICATE_ABOUT, (id, &verified.jti, verified.user_id))
+            conn.first(AUTHENTICATE_ABOUT, (id, &verified.jti, verified.user_id))
                 .await?
         }
     };

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::statements::StatementMode;
+
 /// Where the configuration came from is irrelevant to the rest of the code; what matters is that
 /// a missing or invalid variable is reported by name before the first request.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,6 +42,9 @@ pub const DEFAULT_LOGIN_MAX_FAILURES_TOTAL: u32 = 50;
 pub const DEFAULT_LOGIN_WINDOW_SECONDS: u64 = 900;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5000;
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
+/// Five minutes: a burst's connections are back within minutes, while an instance serving one
+/// request every few minutes keeps its connection.
+pub const DEFAULT_DB_IDLE_TIMEOUT_SECONDS: u64 = 300;
 /// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
@@ -90,6 +95,24 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Audit events older than this many days are removed (a bounded batch per login).
     pub audit_retention_days: u32,
+    /// `DB_PROXY`: prepared statements (off, direct to MySQL) or text statements (on, behind
+    /// RDS Proxy, which multiplexes only sessions without state).
+    pub statement_mode: StatementMode,
+    /// `DB_IDLE_TIMEOUT_SECONDS`, direct mode: the server closes a connection idle this long
+    /// (its session `wait_timeout`), so a frozen instance does not hold one for hours.
+    pub db_idle_timeout: Duration,
+}
+
+/// The value of `DB_PROXY`: `on` (text statements, no session state) or `off` (the default).
+pub fn parse_statement_mode(value: Option<&str>) -> Result<StatementMode, ConfigError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("off" | "false" | "0") => Ok(StatementMode::Prepared),
+        Some("on" | "true" | "1") => Ok(StatementMode::Text),
+        Some(other) => Err(ConfigError::Invalid {
+            name: "DB_PROXY",
+            reason: format!("expected on or off, got {other:?}"),
+        }),
+    }
 }
 
 impl Config {
@@ -157,7 +180,15 @@ impl Config {
             DEFAULT_AUDIT_RETENTION_DAYS,
             1..=36_500,
         )?;
+        let db_idle_timeout_seconds = parse_number(
+            "DB_IDLE_TIMEOUT_SECONDS",
+            get("DB_IDLE_TIMEOUT_SECONDS"),
+            DEFAULT_DB_IDLE_TIMEOUT_SECONDS,
+            10..=28_800,
+        )?;
         Ok(Self {
+            statement_mode: parse_statement_mode(get("DB_PROXY").as_deref())?,
+            db_idle_timeout: Duration::from_secs(db_idle_timeout_seconds),
             database_url,
             database_tls,
             secret_key: Secret(secret_key),

@@ -1,8 +1,6 @@
 //! Proving a password: login, and the password change that asks for the current one. Both go
 //! through the login throttle before bcrypt, so neither is an unthrottled password oracle.
 
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
 use serde::Deserialize;
 
 use crate::audit::{self, Event, LoginFailure, Parties};
@@ -11,6 +9,8 @@ use crate::error::ApiError;
 use crate::policy::Action;
 use crate::sessions::{self, Ended, SessionGrant};
 use crate::source_ip::SourceIp;
+use crate::sql_batch::{self, Statement};
+use crate::statements::{DbConn, Statements};
 use crate::throttle::{self, Limits};
 use crate::validation::{self, PasswordChange};
 use crate::{password, App};
@@ -79,14 +79,14 @@ async fn record_unusable_cellnumber(app: &App, cellnumber: &str, source: &Source
 
 async fn login_on(
     app: &App,
-    conn: &mut Conn,
+    conn: &mut DbConn,
     request: &LoginRequest,
     source: &SourceIp,
 ) -> Result<SessionGrant, ApiError> {
     let config = &app.config;
     throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
     let user: Option<(u64, String, u8, bool)> = conn
-        .exec_first(
+        .first(
             "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
             (&request.cellnumber,),
         )
@@ -126,7 +126,7 @@ async fn login_on(
 /// cellnumbers are checked against a dummy hash of the configured cost, so a known cellnumber
 /// with an older, cheaper hash would otherwise answer measurably faster. Best effort: the login
 /// it rides on has already succeeded.
-async fn upgrade_hash(conn: &mut Conn, user_id: u64, password: &str, hash: &str, cost: u32) {
+async fn upgrade_hash(conn: &mut DbConn, user_id: u64, password: &str, hash: &str, cost: u32) {
     let stored_cost = hash
         .parse::<bcrypt::HashParts>()
         .map(|parts| parts.get_cost());
@@ -142,7 +142,7 @@ async fn upgrade_hash(conn: &mut Conn, user_id: u64, password: &str, hash: &str,
     };
     // Only over the hash that was proven: a password changed meanwhile stays changed.
     if let Err(error) = conn
-        .exec_drop(
+        .run(
             "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
             (upgraded, user_id, hash),
         )
@@ -156,15 +156,21 @@ async fn upgrade_hash(conn: &mut Conn, user_id: u64, password: &str, hash: &str,
 /// bound, a bounded batch per login; a failure here must not fail the login it rides on. (An
 /// expired session takes its tokens with it.) A refused login's `event` goes first in the same
 /// query.
-async fn remove_expired(conn: &mut Conn, config: &crate::Config, event: Option<String>) {
-    let mut cleanup = event.map(|event| event + "; ").unwrap_or_default();
-    cleanup.push_str(&format!(
-        "DELETE FROM session WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; \
-         DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500; {}; {}",
+async fn remove_expired(conn: &mut DbConn, config: &crate::Config, event: Option<Statement>) {
+    let mut statements: Vec<Statement> = event.into_iter().collect();
+    statements.extend([
+        Statement::new(
+            "DELETE FROM session WHERE expires < UTC_TIMESTAMP(6) LIMIT 500",
+            [],
+        ),
+        Statement::new(
+            "DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500",
+            [],
+        ),
         throttle::remove_stale_statement(config.login_window),
         audit::remove_expired_statement(config.audit_retention_days),
-    ));
-    if let Err(error) = conn.query_drop(cleanup).await {
+    ]);
+    if let Err(error) = sql_batch::run_each(conn, &statements).await {
         tracing::warn!(%error, "expired row clean-up failed");
     }
 }
@@ -195,7 +201,7 @@ pub async fn change_password(
     let conn = signed_in.conn();
     throttle::reserve(conn, Limits::of(&app.config), &cellnumber, source).await?;
     let stored: Option<String> = conn
-        .exec_first("SELECT password_hash FROM users WHERE id = ?", (user_id,))
+        .first("SELECT password_hash FROM users WHERE id = ?", (user_id,))
         .await?;
     let stored = stored.ok_or(ApiError::Unauthorized)?;
     let current_ok = change.current_password.len() <= password::MAX_PASSWORD_BYTES
@@ -205,21 +211,22 @@ pub async fn change_password(
     }
     throttle::succeeded(conn, &cellnumber, source).await?;
     let new_hash = password::hash(&change.new_password, app.config.bcrypt_cost).await?;
-    let mut tx = conn.start_transaction(Default::default()).await?;
+    let mut tx = conn.begin().await?;
     let outcome = async {
         // The user's row first, then its sessions: the order every other writer locks them in.
-        tx.exec_drop(
-            "UPDATE users SET password_hash = ?, \
-             updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) \
-             WHERE id = ? AND password_hash = ?",
-            (&new_hash, user_id, &stored),
-        )
-        .await?;
-        if tx.affected_rows() != 1 {
+        let changed = tx
+            .run(
+                "UPDATE users SET password_hash = ?, \
+                 updated = GREATEST(UTC_TIMESTAMP(6), updated + INTERVAL 1 MICROSECOND) \
+                 WHERE id = ? AND password_hash = ?",
+                (&new_hash, user_id, &stored),
+            )
+            .await?;
+        if changed.affected_rows != 1 {
             return Err(ApiError::Unauthorized);
         }
         let live: Option<u8> = tx
-            .exec_first(
+            .first(
                 "SELECT 1 FROM session WHERE id = ? AND user_id = ? AND ended IS NULL \
                  AND expires > UTC_TIMESTAMP(6) FOR UPDATE",
                 (&session_id, user_id),

@@ -6,6 +6,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
 use crate::config::DatabaseTls;
+use crate::pool::{EscapingByConnection, SessionSettings};
+use crate::statements::Escaping;
 
 use crate::error::ApiError;
 
@@ -60,18 +62,52 @@ pub fn address_of(database_url: &str) -> String {
     }
 }
 
-/// The pool of one function instance. Creating it does not connect: the first query does, so a
-/// cold start does no network work before it has a request to serve.
+/// A pool of the migrations and tools: the server's session defaults, prepared statements.
+/// Creating it does not connect: the first query does.
 pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> {
-    pool_with_setup(database_url, tls, Vec::new())
+    Ok(Pool::new(builder(database_url, tls)?))
 }
 
-/// [`pool`] whose new connections first run `setup` (session settings).
-pub fn pool_with_setup(
+/// The pool of one function instance, whose new connections are set up as `session` says and
+/// record their session's escaping rule in `escaping`. Creating it does not connect, so a cold
+/// start does no network work before it has a request to serve.
+pub fn pool_with_session(
     database_url: &str,
     tls: DatabaseTls,
-    setup: Vec<String>,
+    session: SessionSettings,
+    escaping: EscapingByConnection,
 ) -> Result<Pool, DbSetupError> {
+    let opening_query = session.opening_query();
+    let builder = builder(database_url, tls)?.after_connect(move |conn| {
+        let opening_query = opening_query.clone();
+        let escaping = escaping.clone();
+        Box::pin(async move {
+            let rule = open_session(conn, opening_query).await?;
+            escaping.insert(conn.id(), rule);
+            Ok(())
+        })
+    });
+    Ok(Pool::new(builder))
+}
+
+/// Runs a new connection's opening query (its settings, then the escaping probe) and says the
+/// session's escaping rule: the last answer of the query.
+async fn open_session(
+    conn: &mut mysql_async::Conn,
+    opening_query: String,
+) -> Result<Escaping, mysql_async::Error> {
+    let mut result = conn.query_iter(opening_query).await?;
+    let mut last: Vec<u64> = Vec::new();
+    while !result.is_empty() {
+        let rows: Vec<u64> = result.collect().await?;
+        if !rows.is_empty() {
+            last = rows;
+        }
+    }
+    Escaping::from_probe(last.first().copied())
+}
+
+fn builder(database_url: &str, tls: DatabaseTls) -> Result<OptsBuilder, DbSetupError> {
     let opts = parse(database_url)?;
     if opts.db_name().is_none() {
         return Err(DbSetupError::MissingDatabaseName);
@@ -82,16 +118,22 @@ pub fn pool_with_setup(
         // A reset would drop the prepared-statement cache and cost a round trip per request;
         // no query here leaves session state behind.
         .with_reset_connection(false);
-    let builder = OptsBuilder::from_opts(opts)
+    Ok(OptsBuilder::from_opts(opts)
         .pool_opts(pool_opts)
         // Asking the server for its socket path and reconnecting costs round trips at connect,
         // and RDS has no local socket.
         .prefer_socket(false)
+        // Given, the driver does not ask the server for them (`SELECT @@max_allowed_packet,
+        // @@wait_timeout`) on every new connection. Our largest statement is a few kilobytes.
+        .max_allowed_packet(Some(MAX_PACKET))
+        .wait_timeout(Some(IDLE_CONNECTION_TTL.as_secs() as usize))
         .tcp_nodelay(true)
-        .setup(setup)
-        .ssl_opts(ssl_opts(tls));
-    Ok(Pool::new(builder))
+        .ssl_opts(ssl_opts(tls)))
 }
+
+/// What the driver assumes of the server's `max_allowed_packet` (MySQL's default since 8.0 is
+/// 64 MiB, MariaDB's 16 MiB; 4 MiB is the smallest default of the versions we support).
+const MAX_PACKET: usize = 4 * 1024 * 1024;
 
 /// The public roots of Amazon RDS and RDS Proxy; see `certs/README.md`.
 const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
@@ -131,7 +173,7 @@ pub async fn ensure_database(database_url: &str, tls: DatabaseTls) -> Result<(),
 /// outlives a refused change (a dropped transaction is rolled back only when its connection is
 /// next used, which may be the next request of this instance).
 pub async fn finish<T>(
-    tx: mysql_async::Transaction<'_>,
+    tx: crate::statements::DbTx<'_>,
     outcome: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     match outcome {

@@ -29,6 +29,7 @@ pub mod sessions;
 mod sockets;
 pub mod source_ip;
 pub mod sql_batch;
+pub mod statements;
 pub mod throttle;
 pub mod token;
 pub mod user;

@@ -20,6 +20,7 @@ use mysql_async::Conn;
 use crate::config::{DatabaseTls, Secret};
 use crate::db::{self, DbSetupError};
 use crate::sockets;
+use crate::statements::{DbConn, Dialect, Escaping, StatementMode};
 
 /// At most one read of the secret per instance in this interval, however many requests are
 /// refused: a wrong password in the secret must not turn every request into a Secrets Manager call.
@@ -61,8 +62,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct DbPool {
     current: RwLock<Current>,
     tls: DatabaseTls,
-    /// Statements every new connection runs first (the lock-wait bound).
-    setup: Vec<String>,
+    session: SessionSettings,
+    /// The escaping rule of each connection's session, by connection id, as read when it opened.
+    escaping: EscapingByConnection,
     port: u16,
     owned: Mutex<Owned>,
     credentials: Option<CredentialSource>,
@@ -73,26 +75,29 @@ pub struct DbPool {
 }
 
 impl DbPool {
-    /// A pool that connects lazily, on its first use.
+    /// A pool that connects lazily, on its first use, with the server's session defaults and
+    /// prepared statements.
     pub fn new(database_url: &str, tls: DatabaseTls) -> Result<Self, DbSetupError> {
-        Self::with_setup(database_url, tls, Vec::new())
+        Self::with_session(database_url, tls, SessionSettings::default())
     }
 
-    /// A pool whose new connections first run `setup`.
-    pub fn with_setup(
+    /// A pool whose new connections are set up as `session` says.
+    pub fn with_session(
         database_url: &str,
         tls: DatabaseTls,
-        setup: Vec<String>,
+        session: SessionSettings,
     ) -> Result<Self, DbSetupError> {
+        let escaping = EscapingByConnection::default();
         Ok(Self {
             current: RwLock::new(Current {
-                pool: db::pool_with_setup(database_url, tls, setup.clone())?,
+                pool: db::pool_with_session(database_url, tls, session, escaping.clone())?,
                 url: Secret::new(database_url),
                 generation: 0,
             }),
             tls,
             port: db::port_of(database_url)?,
-            setup,
+            session,
+            escaping,
             owned: Mutex::new(Owned::default()),
             credentials: None,
             last_reread: tokio::sync::Mutex::new(None),
@@ -122,7 +127,31 @@ impl DbPool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A connection; when the server refuses the credentials and they can be read again, they
+    /// A connection for a request's statements, sent in the pool's statement mode.
+    pub async fn conn(&self) -> Result<DbConn, mysql_async::Error> {
+        let mut conn = self.get_conn().await?;
+        let escaping = match self.escaping.get(conn.id()) {
+            Some(escaping) => escaping,
+            None => {
+                let escaping = Escaping::probe(&mut conn).await?;
+                self.escaping.insert(conn.id(), escaping);
+                escaping
+            }
+        };
+        let dialect = Dialect {
+            mode: self.session.mode,
+            escaping,
+        };
+        Ok(DbConn::new(conn, dialect))
+    }
+
+    /// The statement mode of the pool's connections.
+    pub fn statement_mode(&self) -> StatementMode {
+        self.session.mode
+    }
+
+    /// A connection of the driver itself (tools and tests; requests use [`Self::conn`]); when
+    /// the server refuses the credentials and they can be read again, they
     /// are, and the connection is taken once more with the new ones.
     pub async fn get_conn(&self) -> Result<Conn, mysql_async::Error> {
         let (pool, generation) = {
@@ -210,7 +239,7 @@ impl DbPool {
         }
         lock(&CLAIMED).retain(|inode| !inodes.contains(inode));
         let url = self.read().url.clone();
-        match db::pool_with_setup(url.expose(), self.tls, self.setup.clone()) {
+        match db::pool_with_session(url.expose(), self.tls, self.session, self.escaping.clone()) {
             Ok(pool) => {
                 let old = {
                     let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
@@ -259,7 +288,8 @@ impl DbPool {
             );
             return false;
         }
-        let pool = match db::pool_with_setup(&url, self.tls, self.setup.clone()) {
+        let pool = match db::pool_with_session(&url, self.tls, self.session, self.escaping.clone())
+        {
             Ok(pool) => pool,
             Err(error) => {
                 tracing::error!(%error, "the database secret changed into an unusable URL");
@@ -289,12 +319,80 @@ pub fn lock_wait_seconds(request_timeout: Duration) -> u64 {
     (request_timeout.as_millis() as u64 / 2 / 1000).max(1)
 }
 
-/// The session settings of a request-serving connection.
-pub fn request_session_setup(request_timeout: Duration) -> Vec<String> {
-    vec![format!(
-        "SET SESSION innodb_lock_wait_timeout = {}",
-        lock_wait_seconds(request_timeout)
-    )]
+/// How a pool's connections send statements and set up their sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub mode: StatementMode,
+    /// The session's `innodb_lock_wait_timeout`, in seconds (`None`: the server's).
+    pub lock_wait_seconds: Option<u64>,
+    /// The session's `wait_timeout`: the server closes the connection after this many idle
+    /// seconds (`None`: the server's, 8 hours by default).
+    pub idle_timeout_seconds: Option<u64>,
+}
+
+impl SessionSettings {
+    /// The sessions of request-serving connections. Direct (prepared statements): each new
+    /// connection bounds its lock waits by the request timeout and asks the server to close it
+    /// after `idle_timeout` idle, since a frozen instance cannot close its own. Behind a proxy
+    /// (text statements): no session setting at all, since any `SET` would pin the session to
+    /// one database connection; the proxy's initialization query sets the lock-wait bound on
+    /// the database connections, and its idle client timeout closes the idle clients.
+    pub fn for_requests(
+        mode: StatementMode,
+        request_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Self {
+        match mode {
+            StatementMode::Prepared => Self {
+                mode,
+                lock_wait_seconds: Some(lock_wait_seconds(request_timeout)),
+                idle_timeout_seconds: Some(idle_timeout.as_secs().max(1)),
+            },
+            StatementMode::Text => Self {
+                mode,
+                ..Self::default()
+            },
+        }
+    }
+
+    /// What a new connection runs first: its `SET SESSION` (if any) and [`Escaping::PROBE`], as
+    /// one text query and one round trip.
+    pub fn opening_query(&self) -> String {
+        let mut settings = Vec::new();
+        if let Some(seconds) = self.lock_wait_seconds {
+            settings.push(format!("innodb_lock_wait_timeout = {seconds}"));
+        }
+        if let Some(seconds) = self.idle_timeout_seconds {
+            settings.push(format!("wait_timeout = {seconds}"));
+        }
+        if settings.is_empty() {
+            Escaping::PROBE.to_owned()
+        } else {
+            format!("SET SESSION {}; {}", settings.join(", "), Escaping::PROBE)
+        }
+    }
+}
+
+/// The escaping rule of each open connection, shared by a pool's generations. A connection
+/// missing from it (the map is cleared when it grows) is probed again when next taken.
+#[derive(Clone, Default)]
+pub struct EscapingByConnection(Arc<Mutex<std::collections::HashMap<u32, Escaping>>>);
+
+impl EscapingByConnection {
+    /// An instance opens a connection every few idle minutes at most; this many is hours' worth.
+    const CAPACITY: usize = 64;
+
+    pub fn get(&self, connection_id: u32) -> Option<Escaping> {
+        lock(&self.0).get(&connection_id).copied()
+    }
+
+    pub fn insert(&self, connection_id: u32, escaping: Escaping) {
+        let mut known = lock(&self.0);
+        if known.len() >= Self::CAPACITY {
+            known.clear();
+        }
+        known.insert(connection_id, escaping);
+    }
 }
 
 /// Whether the server refused the connection's credentials.

@@ -7,8 +7,6 @@
 //! token. [`end_sessions`] is the one place that does it.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Event, Parties};
@@ -16,8 +14,10 @@ use crate::auth::Authenticated;
 use crate::error::{mysql_codes, ApiError};
 use crate::policy::Action;
 use crate::source_ip::SourceIp;
+use crate::sql_batch::{self, Statement};
+use crate::statements::{DbConn, Statements};
 use crate::token::IssuedToken;
-use crate::{secure_random, sql_batch, App};
+use crate::{secure_random, App};
 
 /// The answer of login and of refresh.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -150,7 +150,7 @@ fn now() -> DateTime<Utc> {
 /// during the bcrypt of a login must not leave that login with a live session.
 pub(crate) async fn start(
     app: &App,
-    conn: &mut Conn,
+    conn: &mut DbConn,
     user_id: u64,
     role_id: u8,
     verified_hash: &str,
@@ -166,7 +166,7 @@ pub(crate) async fn start(
     let (refresh_token, refresh_hash) = new_refresh_token()?;
     let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
     let statements = [
-        sql_batch::bind(
+        Statement::new(
             "INSERT INTO session (id, user_id, created, expires, refresh_hash) \
              SELECT ?, id, ?, ?, ? FROM users WHERE id = ? AND password_hash = ? AND is_active",
             &[
@@ -179,7 +179,7 @@ pub(crate) async fn start(
             ],
         ),
         // Without the session just inserted, its foreign key fails this and the batch.
-        sql_batch::bind(RECORD_ACCESS_TOKEN, &access_token_values(&issued, &live)),
+        Statement::new(RECORD_ACCESS_TOKEN, &access_token_values(&issued, &live)),
         audit::insert_after_one_row(
             Parties {
                 actor_id: None,
@@ -254,7 +254,7 @@ pub async fn refresh(
     let hash = &presented_hash[..];
     let mut conn = app.conn().await?;
     let found: Option<(String, u64, u8, NaiveDateTime, bool)> =
-        conn.exec_first(FIND_BY_REFRESH, (hash, hash, hash)).await?;
+        conn.first(FIND_BY_REFRESH, (hash, hash, hash)).await?;
     let Some((id, user_id, role_id, expires, is_current)) = found else {
         return Err(ApiError::Unauthorized);
     };
@@ -301,14 +301,14 @@ pub async fn refresh(
 /// entry the other's insert of the new hash waits for). A deadlock that happens all the same is
 /// the race lost.
 async fn rotate(
-    conn: &mut Conn,
+    conn: &mut DbConn,
     live: &Live,
     presented: &[u8],
     next: &[u8; 32],
     issued: &IssuedToken,
 ) -> Result<bool, ApiError> {
     let statements = [
-        sql_batch::bind(
+        Statement::new(
             "UPDATE session FORCE INDEX (PRIMARY) \
              SET previous_refresh_hash = refresh_hash, refresh_hash = ?, refreshed = ? \
              WHERE id = ? AND refresh_hash = ? AND ended IS NULL",
@@ -319,7 +319,7 @@ async fn rotate(
                 presented.to_vec().into(),
             ],
         ),
-        sql_batch::bind(
+        Statement::new(
             "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
              SELECT ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1",
             &access_token_values(issued, live),
@@ -345,9 +345,9 @@ pub(crate) enum Ended<'a> {
 }
 
 /// The statement that ends sessions of `user_id`, for a [`sql_batch`].
-fn end_statement(user_id: u64, which: Ended<'_>) -> String {
+fn end_statement(user_id: u64, which: Ended<'_>) -> Statement {
     let (sql, params) = end_sql(user_id, which);
-    sql_batch::bind(&sql, &params)
+    Statement::new(sql, params)
 }
 
 fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) {
@@ -371,16 +371,13 @@ fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) 
 
 /// Ends sessions of `user_id` inside the caller's transaction; how many were live. Their access
 /// tokens and refresh tokens stop working at once.
-pub(crate) async fn end_sessions<Q: Queryable>(
+pub(crate) async fn end_sessions<Q: Statements>(
     db: &mut Q,
     user_id: u64,
     which: Ended<'_>,
 ) -> Result<u64, ApiError> {
     let (sql, params) = end_sql(user_id, which);
-    let result = db.exec_iter(sql, params).await?;
-    let ended = result.affected_rows();
-    result.drop_result().await?;
-    Ok(ended)
+    Ok(db.run(&sql, params).await?.affected_rows)
 }
 
 /// Ends sessions and records `event` in one transaction and one round trip; how many ended.
@@ -409,7 +406,7 @@ pub async fn list(signed_in: &mut Authenticated) -> Result<SessionList, ApiError
     let user_id = signed_in.user.id;
     let rows: Vec<(String, NaiveDateTime, Option<NaiveDateTime>, NaiveDateTime)> = signed_in
         .conn()
-        .exec(
+        .rows(
             "SELECT id, created, refreshed, expires FROM session \
              WHERE user_id = ? AND ended IS NULL AND expires > UTC_TIMESTAMP(6) \
              ORDER BY created DESC, id DESC LIMIT ?",
@@ -496,7 +493,7 @@ pub async fn end_all_of(
         Some(found) => found.is_some(),
         None => signed_in
             .conn()
-            .exec_first::<u8, _, _>("SELECT 1 FROM users WHERE id = ?", (id,))
+            .first::<u8>("SELECT 1 FROM users WHERE id = ?", (id,))
             .await?
             .is_some(),
     };

@@ -2,73 +2,42 @@
 //! are written together without paying a round trip for each statement, `START TRANSACTION`
 //! and `COMMIT`.
 //!
-//! The statements go as one text query (the connection allows multiple statements), so their
-//! values are bound here as literals: numbers and times as digits, every string as a hex literal
-//! with a character set introducer (`_utf8mb4 X'..'`), which no input can break out of whatever
-//! the server's `sql_mode` (quotes and backslashes never appear in it).
+//! The statements go as one text query (the connection allows multiple statements), in either
+//! statement mode, so their values are written into the text by the one escaping function,
+//! [`statements::literal`], with the connection's escaping rule.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Value};
+use mysql_async::{Params, Value};
 
-/// One statement's text with its `?` placeholders bound to `params`, in order. The statement
-/// text is ours and has no `?` inside its own string literals.
-pub fn bind(sql: &str, params: &[Value]) -> String {
-    let mut out = String::with_capacity(sql.len() + params.len() * 16);
-    let mut params = params.iter();
-    for (index, part) in sql.split('?').enumerate() {
-        if index > 0 {
-            match params.next() {
-                Some(value) => out.push_str(&literal(value)),
-                None => out.push_str("NULL"),
-            }
-        }
-        out.push_str(part);
-    }
-    out
+pub use crate::statements::Outcome;
+use crate::statements::{self, DbConn};
+
+/// One statement of a batch: its text with `?` placeholders, and their values.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    sql: Cow<'static, str>,
+    values: Vec<Value>,
 }
 
-/// `value` as an SQL literal that cannot be read as anything but that value.
-pub fn literal(value: &Value) -> String {
-    match value {
-        Value::Bytes(bytes) => {
-            let mut hex = String::with_capacity(bytes.len() * 2 + 12);
-            hex.push_str(if std::str::from_utf8(bytes).is_ok() {
-                "_utf8mb4 X'"
-            } else {
-                "X'"
-            });
-            for byte in bytes {
-                let _ = write!(hex, "{byte:02X}");
-            }
-            hex.push('\'');
-            hex
+impl Statement {
+    pub fn new(sql: impl Into<Cow<'static, str>>, values: impl Into<Vec<Value>>) -> Self {
+        Self {
+            sql: sql.into(),
+            values: values.into(),
         }
-        // NULL, numbers and dates: digits, signs, dashes, colons and dots only.
-        other => other.as_sql(false),
     }
-}
-
-/// What one statement of a batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Outcome {
-    pub affected_rows: u64,
-    pub last_insert_id: Option<u64>,
 }
 
 /// Runs `statements` in one transaction, in one round trip, and says what each did. On an error
 /// nothing of it stays: the transaction is rolled back (one more round trip, on errors only).
 pub async fn run_in_transaction(
-    conn: &mut Conn,
-    statements: &[String],
+    db: &mut DbConn,
+    statements: &[Statement],
 ) -> Result<Vec<Outcome>, mysql_async::Error> {
-    let mut text = String::from("START TRANSACTION");
-    for statement in statements {
-        text.push_str(";\n");
-        text.push_str(statement);
-    }
-    text.push_str(";\nCOMMIT");
+    let text = format!("START TRANSACTION;\n{};\nCOMMIT", text_of(db, statements)?);
+    let conn = db.raw();
     match run(conn, text).await {
         Ok(outcomes) if outcomes.len() != statements.len() + 2 => {
             let _ = conn.query_drop("ROLLBACK").await;
@@ -98,7 +67,34 @@ pub async fn run_in_transaction(
     }
 }
 
-async fn run(conn: &mut Conn, text: String) -> Result<Vec<Outcome>, mysql_async::Error> {
+/// Runs `statements` one after the other in one round trip, each its own transaction, and
+/// stops at the first that fails (the ones before it stay done).
+pub async fn run_each(
+    db: &mut DbConn,
+    statements: &[Statement],
+) -> Result<Vec<Outcome>, mysql_async::Error> {
+    let text = text_of(db, statements)?;
+    run(db.raw(), text).await
+}
+
+/// The statements as one multi-statement text, their values written with `db`'s escaping rule.
+fn text_of(db: &DbConn, statements: &[Statement]) -> Result<String, mysql_async::Error> {
+    let escaping = db.dialect().escaping;
+    let mut text = String::new();
+    for statement in statements {
+        if !text.is_empty() {
+            text.push_str(";\n");
+        }
+        let values = Params::Positional(statement.values.clone());
+        text.push_str(&statements::bind(&statement.sql, &values, escaping)?);
+    }
+    Ok(text)
+}
+
+async fn run(
+    conn: &mut mysql_async::Conn,
+    text: String,
+) -> Result<Vec<Outcome>, mysql_async::Error> {
     let mut result = conn.query_iter(text).await?;
     let mut outcomes = Vec::new();
     loop {
@@ -115,29 +111,4 @@ async fn run(conn: &mut Conn, text: String) -> Result<Vec<Outcome>, mysql_async:
     // A statement's error is held back by the driver until the result is read once more.
     result.drop_result().await?;
     Ok(outcomes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strings_become_hex_literals_and_numbers_digits() {
-        assert_eq!(literal(&Value::from("a'b")), "_utf8mb4 X'612762'");
-        assert_eq!(literal(&Value::from("\\")), "_utf8mb4 X'5C'");
-        assert_eq!(literal(&Value::from(42u64)), "42");
-        assert_eq!(literal(&Value::from(Option::<String>::None)), "NULL");
-        assert_eq!(
-            bind(
-                "UPDATE t SET a = ? WHERE id = ?",
-                &["x".into(), 7u64.into()]
-            ),
-            "UPDATE t SET a = _utf8mb4 X'78' WHERE id = 7"
-        );
-        let time = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
-            .unwrap()
-            .and_hms_micro_opt(9, 1, 2, 3)
-            .unwrap();
-        assert_eq!(literal(&Value::from(time)), "'2026-11-30 09:01:02.000003'");
-    }
 }

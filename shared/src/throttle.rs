@@ -9,12 +9,11 @@
 
 use std::time::Duration;
 
-use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
-
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::source_ip::SourceIp;
+use crate::sql_batch::Statement;
+use crate::statements::{DbConn, Statements};
 
 /// The `source_ip` of the row that counts a cellnumber's attempts from every address.
 const EVERY_ADDRESS: &str = "*";
@@ -58,7 +57,7 @@ impl Limits {
 /// attempt refused for its address is not counted for the cellnumber, so one address alone
 /// cannot use up the total.
 pub async fn reserve(
-    conn: &mut Conn,
+    conn: &mut DbConn,
     limits: Limits,
     cellnumber: &str,
     source: &SourceIp,
@@ -70,7 +69,7 @@ pub async fn reserve(
         if take_number(conn, limits.window, cellnumber, address).await? > u64::from(limit) {
             let window_seconds = limits.window.as_secs();
             let retry_after_seconds = conn
-                .exec_first::<u64, _, _>(SECONDS_LEFT, (window_seconds, cellnumber, address))
+                .first::<u64>(SECONDS_LEFT, (window_seconds, cellnumber, address))
                 .await?
                 .unwrap_or(window_seconds);
             return Err(ApiError::TooManyRequests {
@@ -82,32 +81,33 @@ pub async fn reserve(
 }
 
 async fn take_number(
-    conn: &mut Conn,
+    conn: &mut DbConn,
     window: Duration,
     cellnumber: &str,
     address: &str,
 ) -> Result<u64, ApiError> {
     let window_seconds = window.as_secs();
-    conn.exec_drop(
-        RESERVE,
-        (cellnumber, address, window_seconds, window_seconds),
-    )
-    .await?;
+    let outcome = conn
+        .run(
+            RESERVE,
+            (cellnumber, address, window_seconds, window_seconds),
+        )
+        .await?;
     // 1: a new row (the first attempt); 2: an existing row updated, its count in the insert id.
-    Ok(match conn.affected_rows() {
+    Ok(match outcome.affected_rows {
         1 => 1,
-        _ => conn.last_insert_id().unwrap_or(u64::MAX),
+        _ => outcome.last_insert_id.unwrap_or(u64::MAX),
     })
 }
 
 /// After a proven password: the address starts again from zero, and the attempt that proved it
 /// is given back to the total (the total keeps counting the failures of other addresses).
 pub async fn succeeded(
-    conn: &mut Conn,
+    conn: &mut DbConn,
     cellnumber: &str,
     source: &SourceIp,
 ) -> Result<(), ApiError> {
-    conn.exec_drop(
+    conn.run(
         "UPDATE login_attempt \
          SET attempts = IF(source_ip = ?, 0, GREATEST(attempts, 1) - 1) \
          WHERE cellnumber = ? AND source_ip IN (?, ?)",
@@ -118,10 +118,10 @@ pub async fn succeeded(
 }
 
 /// The statement that removes a bounded batch of counters whose window has passed.
-pub(crate) fn remove_stale_statement(window: Duration) -> String {
-    format!(
+pub(crate) fn remove_stale_statement(window: Duration) -> Statement {
+    Statement::new(
         "DELETE FROM login_attempt \
-         WHERE window_start < UTC_TIMESTAMP(6) - INTERVAL {} SECOND LIMIT 500",
-        window.as_secs()
+         WHERE window_start < UTC_TIMESTAMP(6) - INTERVAL ? SECOND LIMIT 500",
+        [window.as_secs().into()],
     )
 }

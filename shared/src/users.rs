@@ -1,8 +1,7 @@
 //! The user record and its store.
 
 use chrono::{DateTime, Utc};
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Row, Transaction};
+use mysql_async::Row;
 use serde::Serialize;
 
 use crate::audit::{self, Event, Parties};
@@ -11,10 +10,12 @@ use crate::error::ApiError;
 use crate::policy::{Action, Role};
 use crate::sessions::{end_sessions, Ended};
 use crate::source_ip::SourceIp;
+use crate::sql_batch::{self, Statement};
+use crate::statements::{DbConn, DbTx, Statements};
 pub use crate::user::User;
 use crate::user::{user_columns, USER_COLUMNS};
 use crate::validation::{self, NewUser, ProfilePatch, UserPatch};
-use crate::{db, password, sql_batch};
+use crate::{db, password};
 
 const SELECT_USER_BY_ID: &str =
     concat!("SELECT ", user_columns!(u), " FROM users u WHERE u.id = ?");
@@ -93,7 +94,7 @@ pub async fn create(
     };
     // The user and its event in one transaction and one round trip.
     let statements = [
-        sql_batch::bind(
+        Statement::new(
             "INSERT INTO users (name, cellnumber, email, email_key, profilepic, password_hash, \
              role_id, is_active, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
@@ -156,8 +157,8 @@ pub async fn list(
     page_params.push(offset.into());
     let conn = signed_in.conn();
     let rows: Vec<Row> = conn
-        .exec(
-            format!(
+        .rows(
+            &format!(
                 concat!(
                     "SELECT ",
                     user_columns!(u),
@@ -177,7 +178,7 @@ pub async fn list(
             .ok_or_else(|| ApiError::Internal("the page's total is missing".into()))?,
         // Past the last page there is no row to carry the total.
         None => conn
-            .exec_first::<u64, _, _>(format!("SELECT COUNT(*) FROM users u{filter}"), params)
+            .first::<u64>(&format!("SELECT COUNT(*) FROM users u{filter}"), params)
             .await?
             .unwrap_or(0),
     };
@@ -199,9 +200,9 @@ pub async fn list(
 /// deadlocking: the second sees what the first did. The rows are locked by their primary key
 /// (record locks only): a locking range scan of the role index would also lock its gaps, which
 /// the first request's own update of the index then waits on, a deadlock.
-async fn lock_active_admins(tx: &mut Transaction<'_>) -> Result<Vec<u64>, ApiError> {
+async fn lock_active_admins(tx: &mut DbTx<'_>) -> Result<Vec<u64>, ApiError> {
     let candidates: Vec<u64> = tx
-        .exec(
+        .rows(
             "SELECT id FROM users WHERE role_id = 1 AND is_active ORDER BY id",
             (),
         )
@@ -212,8 +213,8 @@ async fn lock_active_admins(tx: &mut Transaction<'_>) -> Result<Vec<u64>, ApiErr
     let placeholders = vec!["?"; candidates.len()].join(", ");
     // A locking read sees the latest committed rows, whatever the snapshot of the first.
     Ok(tx
-        .exec(
-            format!(
+        .rows(
+            &format!(
                 "SELECT id FROM users FORCE INDEX (PRIMARY) \
                  WHERE id IN ({placeholders}) AND role_id = 1 AND is_active ORDER BY id FOR UPDATE"
             ),
@@ -306,10 +307,7 @@ pub async fn update(
             // Changed or deleted since it was read: decide under the row's lock instead.
         }
     }
-    let mut tx = signed_in
-        .conn()
-        .start_transaction(Default::default())
-        .await?;
+    let mut tx = signed_in.conn().begin().await?;
     let outcome = apply_patch_locked(&mut tx, id, patch, password_hash, parties).await;
     db::finish(tx, outcome).await
 }
@@ -339,10 +337,7 @@ pub async fn update_me(
     {
         return Ok(next);
     }
-    let mut tx = signed_in
-        .conn()
-        .start_transaction(Default::default())
-        .await?;
+    let mut tx = signed_in.conn().begin().await?;
     let outcome = apply_patch_locked(&mut tx, current.id, patch, None, parties).await;
     db::finish(tx, outcome).await
 }
@@ -351,7 +346,7 @@ pub async fn update_me(
 /// active admins' locks), so the last-active-admin check and the revocation hold together with
 /// the change and its event.
 async fn apply_patch_locked(
-    tx: &mut Transaction<'_>,
+    tx: &mut DbTx<'_>,
     id: u64,
     patch: UserPatch,
     password_hash: Option<String>,
@@ -433,40 +428,35 @@ fn update_params(
     ]
 }
 
-/// [`UPDATE_IF_UNCHANGED`] as a prepared statement, on a transaction that holds the row's lock;
+/// [`UPDATE_IF_UNCHANGED`] on a transaction that holds the row's lock;
 /// false when the row changed or was deleted in between.
-async fn write_if_unchanged<Q: Queryable>(
+async fn write_if_unchanged<Q: Statements>(
     db: &mut Q,
     next: &User,
     password_hash: Option<&str>,
     read_updated: DateTime<Utc>,
 ) -> Result<bool, ApiError> {
-    let result = db
-        .exec_iter(
+    let outcome = db
+        .run(
             UPDATE_IF_UNCHANGED,
             update_params(next, password_hash, read_updated),
         )
         .await
         .map_err(conflict_or)?;
-    let written = result.affected_rows() == 1;
-    result.drop_result().await?;
-    Ok(written)
+    Ok(outcome.affected_rows == 1)
 }
 
 /// [`UPDATE_IF_UNCHANGED`] and its `user.updated` event, in one transaction and one round trip;
 /// false (and nothing written) when the row changed or was deleted in between.
 async fn write_audited_if_unchanged(
-    conn: &mut Conn,
+    conn: &mut DbConn,
     next: &User,
     read_updated: DateTime<Utc>,
     parties: Parties<'_>,
     fields: Vec<&'static str>,
 ) -> Result<bool, ApiError> {
     let statements = [
-        sql_batch::bind(
-            UPDATE_IF_UNCHANGED,
-            &update_params(next, None, read_updated),
-        ),
+        Statement::new(UPDATE_IF_UNCHANGED, update_params(next, None, read_updated)),
         audit::insert_after_one_row(parties, &Event::UserUpdated { fields }),
     ];
     let outcomes = sql_batch::run_in_transaction(conn, &statements)
@@ -476,17 +466,17 @@ async fn write_audited_if_unchanged(
 }
 
 /// The user `id`, or NotFound.
-async fn read_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<User, ApiError> {
+async fn read_user<Q: Statements>(db: &mut Q, id: u64) -> Result<User, ApiError> {
     find_user(db, id).await?.ok_or(ApiError::NotFound)
 }
 
-async fn find_user<Q: Queryable>(db: &mut Q, id: u64) -> Result<Option<User>, ApiError> {
-    user_of(db.exec_first(SELECT_USER_BY_ID, (id,)).await?)
+async fn find_user<Q: Statements>(db: &mut Q, id: u64) -> Result<Option<User>, ApiError> {
+    user_of(db.first(SELECT_USER_BY_ID, (id,)).await?)
 }
 
 /// [`find_user`], locking the row until the transaction ends.
-async fn find_user_locked(tx: &mut Transaction<'_>, id: u64) -> Result<Option<User>, ApiError> {
-    user_of(tx.exec_first(SELECT_USER_BY_ID_FOR_UPDATE, (id,)).await?)
+async fn find_user_locked(tx: &mut DbTx<'_>, id: u64) -> Result<Option<User>, ApiError> {
+    user_of(tx.first(SELECT_USER_BY_ID_FOR_UPDATE, (id,)).await?)
 }
 
 fn user_of(row: Option<Row>) -> Result<Option<User>, ApiError> {
@@ -517,7 +507,7 @@ pub async fn delete(
     };
     if let Some(current) = read.filter(|u| !(u.role_id == Role::Admin.id() && u.is_active)) {
         let statements = [
-            sql_batch::bind(
+            Statement::new(
                 "DELETE FROM users WHERE id = ? AND updated = ?",
                 &[id.into(), current.updated.naive_utc().into()],
             ),
@@ -533,25 +523,17 @@ pub async fn delete(
             return Ok(());
         }
     }
-    let mut tx = signed_in
-        .conn()
-        .start_transaction(Default::default())
-        .await?;
+    let mut tx = signed_in.conn().begin().await?;
     let outcome = delete_in(&mut tx, id, parties).await;
     db::finish(tx, outcome).await
 }
 
-async fn delete_in(
-    tx: &mut Transaction<'_>,
-    id: u64,
-    parties: Parties<'_>,
-) -> Result<(), ApiError> {
+async fn delete_in(tx: &mut DbTx<'_>, id: u64, parties: Parties<'_>) -> Result<(), ApiError> {
     let active_admins = lock_active_admins(tx).await?;
     let current = find_user_locked(tx, id).await?.ok_or(ApiError::NotFound)?;
     ensure_an_active_admin_remains(&active_admins, &current, None)?;
     // The user's tokens go with it (ON DELETE CASCADE).
-    tx.exec_drop("DELETE FROM users WHERE id = ?", (id,))
-        .await?;
+    tx.run("DELETE FROM users WHERE id = ?", (id,)).await?;
     audit::record(
         tx,
         parties,

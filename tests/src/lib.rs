@@ -109,9 +109,16 @@ pub fn test_env(db: &TestDb) -> Vec<(&'static str, String)> {
     test_env_for(&db.url)
 }
 
+/// The statement mode the suite runs in: `DB_PROXY` of the test run (`make test` runs the
+/// handler and HTTP tests once in each mode), off when unset.
+pub fn db_proxy() -> String {
+    std::env::var("DB_PROXY").unwrap_or_else(|_| "off".to_owned())
+}
+
 /// [`test_env`] for a database on any server.
 pub fn test_env_for(database_url: &str) -> Vec<(&'static str, String)> {
     vec![
+        ("DB_PROXY", db_proxy()),
         ("DATABASE_URL", database_url.to_owned()),
         ("SECRET_KEY", TEST_SECRET.to_owned()),
         ("BCRYPT_COST", "4".to_owned()),
@@ -128,6 +135,7 @@ pub fn app_for_url(url: &str) -> App {
         "DATABASE_URL" => Some(url.clone()),
         "SECRET_KEY" => Some(TEST_SECRET.to_owned()),
         "BCRYPT_COST" => Some("4".to_owned()),
+        "DB_PROXY" => Some(db_proxy()),
         _ => None,
     })
     .expect("test configuration is valid");

@@ -233,7 +233,7 @@ async fn run_action(database: &Database, action: Action) -> Result<Value, String
             shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut conn = database.pool.get_conn().await.map_err(|e| e.to_string())?;
+            let mut conn = database.pool.conn().await.map_err(|e| e.to_string())?;
             let name = name.unwrap_or_else(|| "Administrator".to_owned());
             let request = AdminRequest {
                 name: &name,
