@@ -179,7 +179,7 @@ pub(crate) async fn start(
             ],
         ),
         // Without the session just inserted, its foreign key fails this and the batch.
-        Statement::new(RECORD_ACCESS_TOKEN, &access_token_values(&issued, &live)),
+        Statement::new(RECORD_ACCESS_TOKEN, access_token_values(&issued, &live)),
         audit::insert_after_one_row(
             Parties {
                 actor_id: None,
@@ -322,7 +322,7 @@ async fn rotate(
         Statement::new(
             "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
              SELECT ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1",
-            &access_token_values(issued, live),
+            access_token_values(issued, live),
         ),
     ];
     match sql_batch::run_in_transaction(conn, &statements).await {
