@@ -170,24 +170,61 @@ pub(crate) fn insert(parties: Parties<'_>, event: &Event<'_>) -> Statement {
     Statement::new(INSERT, values(parties, event))
 }
 
-/// The statement that writes `event` inside a [`sql_batch`] when the statement before it changed
-/// exactly one row (the change it records), and writes nothing otherwise.
-pub(crate) fn insert_after_one_row(parties: Parties<'_>, event: &Event<'_>) -> Statement {
+/// The row a conditional event depends on: a table and a condition that finds at most one row,
+/// e.g. `users WHERE id = ? AND updated = ?`, with its values.
+pub(crate) struct RowCondition {
+    from: String,
+    values: Vec<Value>,
+}
+
+impl RowCondition {
+    pub(crate) fn new(from: impl Into<String>, values: impl Into<Vec<Value>>) -> Self {
+        Self {
+            from: from.into(),
+            values: values.into(),
+        }
+    }
+}
+
+/// The statement that writes `event` inside a [`sql_batch`] exactly when the row of `row`
+/// exists, and locks that row to the end of the transaction. Put before the statement that
+/// changes the row under the same condition, it writes the event exactly when the change
+/// happens: the lock keeps every other writer off the row in between. (`ROW_COUNT()` after the
+/// change would say the same, but RDS Proxy may pin a session that calls it.)
+pub(crate) fn insert_if_row(
+    parties: Parties<'_>,
+    event: &Event<'_>,
+    row: RowCondition,
+) -> Statement {
+    let mut values = values(parties, event).to_vec();
+    values.extend(row.values);
     Statement::new(
-        "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
-         SELECT UTC_TIMESTAMP(6), ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1",
-        values(parties, event),
+        format!(
+            "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
+             SELECT UTC_TIMESTAMP(6), ?, ?, ?, ?, ? FROM {} FOR UPDATE",
+            row.from
+        ),
+        values,
     )
 }
 
 /// The statement that writes `event` inside a [`sql_batch`] right after the INSERT of the row it
-/// records, with that row's new id as the target.
-pub(crate) fn insert_for_new_row(parties: Parties<'_>, event: &Event<'_>) -> Statement {
+/// records, with that row's id as the target: the row of `row`, found by a unique key.
+pub(crate) fn insert_for_new_row(
+    parties: Parties<'_>,
+    event: &Event<'_>,
+    row: RowCondition,
+) -> Statement {
     let [action, actor_id, _, source_ip, detail] = values(parties, event);
+    let mut values = vec![action, actor_id, source_ip, detail];
+    values.extend(row.values);
     Statement::new(
-        "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
-         VALUES (UTC_TIMESTAMP(6), ?, ?, LAST_INSERT_ID(), ?, ?)",
-        [action, actor_id, source_ip, detail],
+        format!(
+            "INSERT INTO audit_event (at, action, actor_id, target_id, source_ip, detail) \
+             SELECT UTC_TIMESTAMP(6), ?, ?, id, ?, ? FROM {}",
+            row.from
+        ),
+        values,
     )
 }
 

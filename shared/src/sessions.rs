@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Event, Parties};
+use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::Authenticated;
 use crate::error::{mysql_codes, ApiError};
 use crate::policy::Action;
@@ -180,7 +180,7 @@ pub(crate) async fn start(
         ),
         // Without the session just inserted, its foreign key fails this and the batch.
         Statement::new(RECORD_ACCESS_TOKEN, access_token_values(&issued, &live)),
-        audit::insert_after_one_row(
+        audit::insert_if_row(
             Parties {
                 actor_id: None,
                 target_id: Some(user_id),
@@ -189,6 +189,7 @@ pub(crate) async fn start(
             &Event::LoginSucceeded {
                 session_id: &live.id,
             },
+            RowCondition::new("session WHERE id = ?", [live.id.as_str().into()]),
         ),
     ];
     match sql_batch::run_in_transaction(conn, &statements).await {
@@ -271,20 +272,23 @@ pub async fn refresh(
         return Ok(grant_of(app, &live, issued, refresh_token));
     }
     // Not current, or spent by a concurrent refresh since it was read: a replay.
-    let statements = [
-        end_statement(user_id, Ended::One(&live.id)),
-        audit::insert_after_one_row(
-            Parties {
-                actor_id: None,
-                target_id: Some(user_id),
-                source,
-            },
-            &Event::RefreshReused {
-                session_id: &live.id,
-            },
-        ),
-    ];
-    sql_batch::run_in_transaction(&mut conn, &statements).await?;
+    let parties = Parties {
+        actor_id: None,
+        target_id: Some(user_id),
+        source,
+    };
+    let event = Event::RefreshReused {
+        session_id: &live.id,
+    };
+    end_recorded_on(
+        &mut conn,
+        user_id,
+        Ended::One(&live.id),
+        parties,
+        &event,
+        true,
+    )
+    .await?;
     tracing::warn!(
         session_id = %live.id,
         user_id,
@@ -319,10 +323,15 @@ async fn rotate(
                 presented.to_vec().into(),
             ],
         ),
+        // Only the rotation above can have written `next` (256 random bits) into the session.
         Statement::new(
             "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
-             SELECT ?, ?, ?, ?, ? FROM DUAL WHERE ROW_COUNT() = 1",
-            access_token_values(issued, live),
+             SELECT ?, ?, ?, ?, ? FROM session WHERE id = ? AND refresh_hash = ?",
+            [
+                access_token_values(issued, live).as_slice(),
+                &[live.id.as_str().into(), next.to_vec().into()],
+            ]
+            .concat(),
         ),
     ];
     match sql_batch::run_in_transaction(conn, &statements).await {
@@ -344,13 +353,8 @@ pub(crate) enum Ended<'a> {
     All,
 }
 
-/// The statement that ends sessions of `user_id`, for a [`sql_batch`].
-fn end_statement(user_id: u64, which: Ended<'_>) -> Statement {
-    let (sql, params) = end_sql(user_id, which);
-    Statement::new(sql, params)
-}
-
-fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) {
+/// The condition that finds the live sessions of `user_id` that `which` names.
+fn live_sessions(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) {
     let mut params = vec![mysql_async::Value::from(user_id)];
     let condition = match which {
         Ended::One(id) => {
@@ -363,10 +367,15 @@ fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) 
         }
         Ended::All => "",
     };
-    let sql = format!(
-        "UPDATE session SET ended = UTC_TIMESTAMP(6) WHERE user_id = ? AND ended IS NULL {condition}"
-    );
-    (sql, params)
+    (format!("user_id = ? AND ended IS NULL {condition}"), params)
+}
+
+fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) {
+    let (condition, params) = live_sessions(user_id, which);
+    (
+        format!("UPDATE session SET ended = UTC_TIMESTAMP(6) WHERE {condition}"),
+        params,
+    )
 }
 
 /// Ends sessions of `user_id` inside the caller's transaction; how many were live. Their access
@@ -381,7 +390,7 @@ pub(crate) async fn end_sessions<Q: Statements>(
 }
 
 /// Ends sessions and records `event` in one transaction and one round trip; how many ended.
-/// `only_if_one` writes the event only when exactly one session ended.
+/// `only_if_one` (for [`Ended::One`]) writes the event only when that session was live.
 async fn end_recorded(
     signed_in: &mut Authenticated,
     user_id: u64,
@@ -390,14 +399,36 @@ async fn end_recorded(
     event: &Event<'_>,
     only_if_one: bool,
 ) -> Result<u64, ApiError> {
-    let record = if only_if_one {
-        audit::insert_after_one_row(parties, event)
+    end_recorded_on(
+        signed_in.conn(),
+        user_id,
+        which,
+        parties,
+        event,
+        only_if_one,
+    )
+    .await
+}
+
+async fn end_recorded_on(
+    conn: &mut DbConn,
+    user_id: u64,
+    which: Ended<'_>,
+    parties: Parties<'_>,
+    event: &Event<'_>,
+    only_if_one: bool,
+) -> Result<u64, ApiError> {
+    let (sql, params) = end_sql(user_id, which);
+    let end = Statement::new(sql, params);
+    let (statements, end_at) = if only_if_one {
+        let (condition, params) = live_sessions(user_id, which);
+        let session = RowCondition::new(format!("session WHERE {condition}"), params);
+        ([audit::insert_if_row(parties, event, session), end], 1)
     } else {
-        audit::insert(parties, event)
+        ([end, audit::insert(parties, event)], 0)
     };
-    let statements = [end_statement(user_id, which), record];
-    let outcomes = sql_batch::run_in_transaction(signed_in.conn(), &statements).await?;
-    Ok(outcomes[0].affected_rows)
+    let outcomes = sql_batch::run_in_transaction(conn, &statements).await?;
+    Ok(outcomes[end_at].affected_rows)
 }
 
 /// The signed-in user's live sessions, newest first.

@@ -36,25 +36,42 @@ pub async fn run_in_transaction(
     db: &mut DbConn,
     statements: &[Statement],
 ) -> Result<Vec<Outcome>, mysql_async::Error> {
+    let answers = answers_in_transaction(db, statements).await?;
+    Ok(answers.into_iter().map(|answer| answer.outcome).collect())
+}
+
+/// What one statement of a batch answered: what it did, and its rows if it is a query.
+#[derive(Debug)]
+pub struct Answer {
+    pub outcome: Outcome,
+    pub rows: Vec<mysql_async::Row>,
+}
+
+/// [`run_in_transaction`], with the rows each statement answered (a `SELECT` in the batch sees
+/// what the statements before it wrote, under their locks).
+pub async fn answers_in_transaction(
+    db: &mut DbConn,
+    statements: &[Statement],
+) -> Result<Vec<Answer>, mysql_async::Error> {
     let text = format!("START TRANSACTION;\n{};\nCOMMIT", text_of(db, statements)?);
     let conn = db.raw();
     match run(conn, text).await {
-        Ok(outcomes) if outcomes.len() != statements.len() + 2 => {
+        Ok(answers) if answers.len() != statements.len() + 2 => {
             let _ = conn.query_drop("ROLLBACK").await;
             Err(mysql_async::Error::Other(
                 format!(
                     "a batch of {} statements answered {} results",
                     statements.len() + 2,
-                    outcomes.len()
+                    answers.len()
                 )
                 .into(),
             ))
         }
-        Ok(mut outcomes) => {
+        Ok(mut answers) => {
             // The first is START TRANSACTION's, the last COMMIT's.
-            outcomes.truncate(statements.len() + 1);
-            outcomes.remove(0);
-            Ok(outcomes)
+            answers.truncate(statements.len() + 1);
+            answers.remove(0);
+            Ok(answers)
         }
         Err(error) => {
             // A statement failed, so COMMIT never ran: the transaction is still open on this
@@ -74,7 +91,8 @@ pub async fn run_each(
     statements: &[Statement],
 ) -> Result<Vec<Outcome>, mysql_async::Error> {
     let text = text_of(db, statements)?;
-    run(db.raw(), text).await
+    let answers = run(db.raw(), text).await?;
+    Ok(answers.into_iter().map(|answer| answer.outcome).collect())
 }
 
 /// The statements as one multi-statement text, their values written with `db`'s escaping rule.
@@ -94,21 +112,26 @@ fn text_of(db: &DbConn, statements: &[Statement]) -> Result<String, mysql_async:
 async fn run(
     conn: &mut mysql_async::Conn,
     text: String,
-) -> Result<Vec<Outcome>, mysql_async::Error> {
+) -> Result<Vec<Answer>, mysql_async::Error> {
     let mut result = conn.query_iter(text).await?;
-    let mut outcomes = Vec::new();
+    let mut answers = Vec::new();
     loop {
-        outcomes.push(Outcome {
+        let outcome = Outcome {
             affected_rows: result.affected_rows(),
             last_insert_id: result.last_insert_id(),
-        });
+        };
         if result.is_empty() {
+            answers.push(Answer {
+                outcome,
+                rows: Vec::new(),
+            });
             break;
         }
         // Reads the rest of this statement's answer and moves on to the next one's.
-        let _: Vec<mysql_async::Row> = result.collect().await?;
+        let rows = result.collect().await?;
+        answers.push(Answer { outcome, rows });
     }
     // A statement's error is held back by the driver until the result is read once more.
     result.drop_result().await?;
-    Ok(outcomes)
+    Ok(answers)
 }

@@ -12,26 +12,27 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::source_ip::SourceIp;
-use crate::sql_batch::Statement;
+use crate::sql_batch::{self, Statement};
 use crate::statements::{DbConn, Statements};
 
 /// The `source_ip` of the row that counts a cellnumber's attempts from every address.
 const EVERY_ADDRESS: &str = "*";
 
-/// Takes the next number of a counter, starting a new window when the old one has passed.
-/// `LAST_INSERT_ID(expr)` hands the new count back in the statement's own answer, so the count
-/// is the one this attempt made, not one read after other attempts moved it on.
+/// Takes the next number of a counter, starting a new window when the old one has passed. With
+/// [`READ_COUNT`] after it in the same transaction (and round trip), the count read is the one
+/// this attempt made, not one other attempts moved on since: the row stays locked until the
+/// commit.
 const RESERVE: &str = "INSERT INTO login_attempt (cellnumber, source_ip, attempts, window_start) \
      VALUES (?, ?, 1, UTC_TIMESTAMP(6)) \
      ON DUPLICATE KEY UPDATE \
-       attempts = LAST_INSERT_ID(IF(window_start <= UTC_TIMESTAMP(6) - INTERVAL ? SECOND, \
-                                    1, attempts + 1)), \
+       attempts = IF(window_start <= UTC_TIMESTAMP(6) - INTERVAL ? SECOND, 1, attempts + 1), \
        window_start = IF(window_start <= UTC_TIMESTAMP(6) - INTERVAL ? SECOND, \
                          UTC_TIMESTAMP(6), window_start)";
 
-/// Whole seconds until a counter's window ends (at least 1).
-const SECONDS_LEFT: &str = "SELECT GREATEST(1, CEIL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), \
-       window_start + INTERVAL ? SECOND) / 1000000)) \
+/// The count [`RESERVE`] made, and the whole seconds until its window ends (at least 1).
+const READ_COUNT: &str = "SELECT attempts, \
+       GREATEST(1, CEIL(TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), \
+         window_start + INTERVAL ? SECOND) / 1000000)) \
      FROM login_attempt WHERE cellnumber = ? AND source_ip = ?";
 
 /// The limits of one deployment.
@@ -66,38 +67,52 @@ pub async fn reserve(
         (source.as_str(), limits.per_address),
         (EVERY_ADDRESS, limits.total),
     ] {
-        if take_number(conn, limits.window, cellnumber, address).await? > u64::from(limit) {
-            let window_seconds = limits.window.as_secs();
-            let retry_after_seconds = conn
-                .first::<u64>(SECONDS_LEFT, (window_seconds, cellnumber, address))
-                .await?
-                .unwrap_or(window_seconds);
+        let (count, seconds_left) = take_number(conn, limits.window, cellnumber, address).await?;
+        if count > u64::from(limit) {
             return Err(ApiError::TooManyRequests {
-                retry_after_seconds,
+                retry_after_seconds: seconds_left,
             });
         }
     }
     Ok(())
 }
 
+/// This attempt's number in its counter's window, and the seconds left of the window.
 async fn take_number(
     conn: &mut DbConn,
     window: Duration,
     cellnumber: &str,
     address: &str,
-) -> Result<u64, ApiError> {
+) -> Result<(u64, u64), ApiError> {
     let window_seconds = window.as_secs();
-    let outcome = conn
-        .run(
+    let statements = [
+        Statement::new(
             RESERVE,
-            (cellnumber, address, window_seconds, window_seconds),
+            [
+                cellnumber.into(),
+                address.into(),
+                window_seconds.into(),
+                window_seconds.into(),
+            ],
+        ),
+        Statement::new(
+            READ_COUNT,
+            [window_seconds.into(), cellnumber.into(), address.into()],
+        ),
+    ];
+    let answers = sql_batch::answers_in_transaction(conn, &statements).await?;
+    let read = answers[1].rows.first().map(|row| {
+        (
+            row.get_opt::<u64, _>(0).and_then(Result::ok),
+            row.get_opt::<u64, _>(1).and_then(Result::ok),
         )
-        .await?;
-    // 1: a new row (the first attempt); 2: an existing row updated, its count in the insert id.
-    Ok(match outcome.affected_rows {
-        1 => 1,
-        _ => outcome.last_insert_id.unwrap_or(u64::MAX),
-    })
+    });
+    match read {
+        Some((Some(count), Some(seconds_left))) => Ok((count, seconds_left)),
+        _ => Err(ApiError::Internal(
+            "the attempt counter was not read back".into(),
+        )),
+    }
 }
 
 /// After a proven password: the address starts again from zero, and the attempt that proved it

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use mysql_async::Row;
 use serde::Serialize;
 
-use crate::audit::{self, Event, Parties};
+use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::policy::{Action, Role};
@@ -110,7 +110,14 @@ pub async fn create(
                 created.naive_utc().into(),
             ],
         ),
-        audit::insert_for_new_row(parties, &Event::UserCreated { role_id: role.id() }),
+        audit::insert_for_new_row(
+            parties,
+            &Event::UserCreated { role_id: role.id() },
+            RowCondition::new(
+                "users WHERE cellnumber = ?",
+                [new.cellnumber.as_str().into()],
+            ),
+        ),
     ];
     let outcomes = sql_batch::run_in_transaction(signed_in.conn(), &statements)
         .await
@@ -456,13 +463,25 @@ async fn write_audited_if_unchanged(
     fields: Vec<&'static str>,
 ) -> Result<bool, ApiError> {
     let statements = [
+        audit::insert_if_row(
+            parties,
+            &Event::UserUpdated { fields },
+            unchanged_since(next.id, read_updated),
+        ),
         Statement::new(UPDATE_IF_UNCHANGED, update_params(next, None, read_updated)),
-        audit::insert_after_one_row(parties, &Event::UserUpdated { fields }),
     ];
     let outcomes = sql_batch::run_in_transaction(conn, &statements)
         .await
         .map_err(conflict_or)?;
-    Ok(outcomes[0].affected_rows == 1)
+    Ok(outcomes[1].affected_rows == 1)
+}
+
+/// User `id` as it was read at `updated`, if no one changed it since.
+fn unchanged_since(id: u64, updated: DateTime<Utc>) -> RowCondition {
+    RowCondition::new(
+        "users WHERE id = ? AND updated = ?",
+        [id.into(), updated.naive_utc().into()],
+    )
 }
 
 /// The user `id`, or NotFound.
@@ -507,19 +526,20 @@ pub async fn delete(
     };
     if let Some(current) = read.filter(|u| !(u.role_id == Role::Admin.id() && u.is_active)) {
         let statements = [
-            Statement::new(
-                "DELETE FROM users WHERE id = ? AND updated = ?",
-                &[id.into(), current.updated.naive_utc().into()],
-            ),
-            audit::insert_after_one_row(
+            audit::insert_if_row(
                 parties,
                 &Event::UserDeleted {
                     cellnumber: &current.cellnumber,
                 },
+                unchanged_since(id, current.updated),
+            ),
+            Statement::new(
+                "DELETE FROM users WHERE id = ? AND updated = ?",
+                &[id.into(), current.updated.naive_utc().into()],
             ),
         ];
         let outcomes = sql_batch::run_in_transaction(signed_in.conn(), &statements).await?;
-        if outcomes[0].affected_rows == 1 {
+        if outcomes[1].affected_rows == 1 {
             return Ok(());
         }
     }

@@ -2,8 +2,6 @@
 //! escaping rules, the session settings of each mode, and what the served API's connections
 //! send, as MariaDB's general log records it.
 
-use std::collections::HashSet;
-
 use api_tests::serve::Served;
 use api_tests::{app_with, insert_user, server_url, test_env, TestDb};
 use mysql_async::prelude::Queryable;
@@ -221,7 +219,12 @@ fn pins(command: &str, argument: &str) -> Option<&'static str> {
             "a lock",
         ),
         (upper.contains("TEMPORARY"), "a temporary table"),
-        (upper.contains("FOUND_ROWS"), "FOUND_ROWS()"),
+        (
+            ["FOUND_ROWS", "ROW_COUNT", "LAST_INSERT_ID"]
+                .iter()
+                .any(|function| upper.contains(function)),
+            "a function of the session's last statement",
+        ),
         (
             argument.contains("/*!") || argument.contains("/*M!"),
             "an executable comment",
@@ -367,6 +370,11 @@ fn the_log_check_sees_what_direct_mode_sends() {
         ("Query", "SET @a = 1", true),
         ("Query", "SELECT @a", true),
         ("Query", "DO GET_LOCK('x', 1)", true),
+        (
+            "Query",
+            "INSERT INTO a SELECT 1 FROM DUAL WHERE ROW_COUNT() = 1",
+            true,
+        ),
         (
             "Query",
             "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
