@@ -18,7 +18,9 @@
    cases, operations, failures. Exit 1 on any failure or error. watch's process group and the
    database go away at the end.
 
-Environment: TEST_DATABASE_URL (default mysql://root@127.0.0.1:3306), TEST_RUN_ID (default: a new
+Environment: DB_PROXY (the served functions' statement mode; `make test` fuzzes with `on`, where
+every value reaches SQL through the escaping function), TEST_DATABASE_URL (default
+mysql://root@127.0.0.1:3306), TEST_RUN_ID (default: a new
 one), CARGO (default cargo), FUZZ_MAX_EXAMPLES (cases per operation in the fuzzing phase, default
 100), FUZZ_SEED (default 1; `random` for a new one each run), FUZZ_STRICT=1 (count the known bugs
 of hooks.py as failures), FUZZ_VERBOSE=1 (show schemathesis' own output even when it passes).
@@ -309,7 +311,7 @@ def main() -> int:
     watch: Watch | None = None
     runs: list[Run] = []
     try:
-        log(f"database {DATABASE}")
+        log(f"database {DATABASE}, DB_PROXY={os.environ.get('DB_PROXY', 'off')}")
         users_cli("bootstrap-admin", env={**server_env, **admin_env})
         watch = Watch(server_env)
         watch.wait_listening()
