@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod key_ring;
 pub mod key_rotation;
+mod last_admin;
 pub mod logging;
 pub mod openapi;
 pub mod password;
@@ -34,6 +35,7 @@ pub mod throttle;
 pub mod token;
 pub mod user;
 pub mod user_search;
+mod user_updates;
 pub mod users;
 pub mod validation;
 
