@@ -480,7 +480,12 @@ fn write_summary(out: &mut String, rounds: &[Round]) {
             .filter(|latency| **latency >= request_timeout)
             .count();
         if at_timeout > 0 {
-            write!(text, "{at_timeout} of those 503s came at the request timeout ({REQUEST_TIMEOUT_MS} ms), not from a refusal: the kernel counted {} listen-queue overflows meanwhile, and a connection attempt whose SYN is dropped is retried only after 1 s. ", round.listen_overflows).unwrap();
+            write!(text, "{at_timeout} of those 503s came at the request timeout ({REQUEST_TIMEOUT_MS} ms), not from a refusal; ").unwrap();
+            text.push_str(if round.listen_overflows > 0 {
+                "meanwhile the kernel dropped connection attempts on a full listen queue, and a dropped SYN is retried only after 1 s. "
+            } else {
+                "the kernel counted no listen-queue overflow meanwhile. "
+            });
         }
         if round.unavailable_without_retry_after > 0 {
             write!(
