@@ -1,10 +1,13 @@
 //! `make bench`: measures what users pick Rust on Lambda for, on this machine, and prints a
 //! markdown report (also written to bench/results.md):
 //! cold starts through a Lambda Runtime API, warm latency in process and over HTTP under
-//! `cargo lambda watch`, MySQL round trips per request, peak memory, package sizes, bcrypt.
+//! `cargo lambda watch`, MySQL round trips per request, a burst of instances against a small
+//! connection budget, peak memory, package sizes, bcrypt.
 //!
 //! Run it through `make bench`, which builds what it measures first.
 
+mod burst;
+mod private_mariadb;
 mod runtime_api;
 mod search;
 
@@ -566,8 +569,22 @@ fn issue15_only() -> bool {
     std::env::args().any(|a| a == "--issue15")
 }
 
+/// `--burst`: only the burst section (it needs the release binaries of get-me and create-user).
+fn burst_only() -> bool {
+    std::env::args().any(|a| a == "--burst")
+}
+
+/// Which build's binaries to start: release (make bench), or debug for a quick check.
+fn binaries() -> PathBuf {
+    target_dir().join(std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".into()))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    if burst_only() {
+        println!("{}", burst::burst_section(&binaries()).await);
+        return;
+    }
     if issue15_only() {
         shared::logging::init();
         let mut report = search::search_section(if quick() { 5 } else { 50 }).await;
@@ -577,9 +594,7 @@ async fn main() {
     }
     let only_quick = quick();
     let f = fixture().await;
-    // Which build's binaries to start: release (make bench), or debug for a quick check.
-    let release =
-        target_dir().join(std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".into()));
+    let release = binaries();
     let template = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
     let mut report = String::new();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -708,6 +723,9 @@ async fn main() {
         .unwrap();
         eprintln!("cold starts: {function} done");
     }
+
+    // --- a burst of instances against a small connection budget ------------------------------
+    report.push_str(&burst::burst_section(&release).await);
 
     // --- over HTTP -------------------------------------------------------------------------------
     if !only_quick {

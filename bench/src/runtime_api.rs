@@ -1,8 +1,11 @@
-//! A minimal Lambda Runtime API: enough for a function binary to start, take events one at a
-//! time and post its responses, with the instants the harness measures.
+//! A minimal Lambda Runtime API: enough for function binaries to start, take events one at a
+//! time and post their responses, with the instants the harness measures. Any number of
+//! instances may poll one API: each event goes to exactly one of them, as Lambda's own queue
+//! hands an event to one free instance.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,15 +18,27 @@ use tokio::sync::{mpsc, Mutex};
 
 struct State {
     events: Mutex<mpsc::UnboundedReceiver<String>>,
-    responses: mpsc::UnboundedSender<(Instant, Bytes)>,
+    responses: mpsc::UnboundedSender<Posted>,
     first_next: OnceLock<Instant>,
+    /// How many times an instance asked for an event: once per instance when it is ready.
+    polls: AtomicUsize,
     ids: AtomicU64,
+    /// When each invocation's event was handed out, by request id, until its response arrives.
+    handed_out: std::sync::Mutex<HashMap<u64, Instant>>,
+}
+
+/// What a function posted: a response, an invocation error or an initialisation error.
+pub struct Posted {
+    /// When the event was handed to the instance (`None` for an initialisation error).
+    pub handed_out: Option<Instant>,
+    pub arrived: Instant,
+    pub body: Bytes,
 }
 
 pub struct RuntimeApi {
     pub address: String,
     events: mpsc::UnboundedSender<String>,
-    responses: mpsc::UnboundedReceiver<(Instant, Bytes)>,
+    responses: mpsc::UnboundedReceiver<Posted>,
     state: Arc<State>,
 }
 
@@ -37,7 +52,9 @@ impl RuntimeApi {
             events: Mutex::new(event_receiver),
             responses: response_sender,
             first_next: OnceLock::new(),
+            polls: AtomicUsize::new(0),
             ids: AtomicU64::new(0),
+            handed_out: std::sync::Mutex::default(),
         });
         let served = state.clone();
         tokio::spawn(async move {
@@ -69,13 +86,34 @@ impl RuntimeApi {
         self.state.first_next.get().copied()
     }
 
+    /// How many times instances asked for an event so far.
+    pub fn polls(&self) -> usize {
+        self.state.polls.load(Ordering::Relaxed)
+    }
+
     /// The next response the function posts, with when it arrived.
     pub async fn response(&mut self) -> (Instant, Bytes) {
-        tokio::time::timeout(Duration::from_secs(60), self.responses.recv())
+        let posted = self
+            .posted(Duration::from_secs(60))
             .await
-            .expect("the function answered within 60 s")
-            .expect("the runtime API is running")
+            .expect("the function answered within 60 s");
+        (posted.arrived, posted.body)
     }
+
+    /// The next thing any instance posts, or `None` when nothing came `within`.
+    pub async fn posted(&mut self, within: Duration) -> Option<Posted> {
+        tokio::time::timeout(within, self.responses.recv())
+            .await
+            .ok()
+            .map(|posted| posted.expect("the runtime API is running"))
+    }
+}
+
+/// The request id of `/runtime/invocation/bench-{id}/response` (or `/error`).
+fn request_id(path: &str) -> Option<u64> {
+    path.split('/')
+        .find_map(|segment| segment.strip_prefix("bench-"))
+        .and_then(|id| id.parse().ok())
 }
 
 async fn handle(
@@ -85,8 +123,10 @@ async fn handle(
     let path = request.uri().path().to_owned();
     if request.method() == Method::GET && path.ends_with("/runtime/invocation/next") {
         state.first_next.get_or_init(Instant::now);
+        state.polls.fetch_add(1, Ordering::Relaxed);
         let event = state.events.lock().await.recv().await.unwrap_or_default();
         let id = state.ids.fetch_add(1, Ordering::Relaxed);
+        state.handed_out.lock().unwrap().insert(id, Instant::now());
         let deadline = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -116,7 +156,13 @@ async fn handle(
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         if path.contains("/runtime/invocation/") || path.ends_with("/runtime/init/error") {
-            let _ = state.responses.send((arrived, body));
+            let handed_out =
+                request_id(&path).and_then(|id| state.handed_out.lock().unwrap().remove(&id));
+            let _ = state.responses.send(Posted {
+                handed_out,
+                arrived,
+                body,
+            });
         }
         return Ok(Response::builder()
             .status(202)
