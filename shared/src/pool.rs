@@ -27,6 +27,12 @@ use crate::statements::{DbConn, Dialect, Escaping, StatementMode};
 pub const MIN_REREAD_INTERVAL: Duration = Duration::from_secs(5);
 /// MySQL's answer to a connection with wrong credentials (`ER_ACCESS_DENIED_ERROR`).
 pub const ACCESS_DENIED: u16 = 1045;
+/// After the server refused a new connection for its `max_connections`, this instance opens no
+/// new connection for this long: it answers 503 (with `Retry-After: 1`, the same second) at once.
+/// In a burst beyond the budget every starved instance would otherwise knock again with each
+/// request, and each knock costs the full database a TCP handshake and a refusal
+/// (`users-bench --burst` counts them).
+pub const TOO_MANY_CONNECTIONS_PAUSE: Duration = Duration::from_secs(1);
 
 pub type UrlFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
 /// Reads the database URL again from where it came from (the secret).
@@ -72,6 +78,8 @@ pub struct DbPool {
     /// refusals wait for that one read instead of making their own.
     last_reread: tokio::sync::Mutex<Option<Instant>>,
     rereads: AtomicU64,
+    /// Until when new connections are not tried, after the server refused one as too many.
+    refused_until: Mutex<Option<Instant>>,
 }
 
 impl DbPool {
@@ -102,6 +110,7 @@ impl DbPool {
             credentials: None,
             last_reread: tokio::sync::Mutex::new(None),
             rereads: AtomicU64::new(0),
+            refused_until: Mutex::new(None),
         })
     }
 
@@ -173,9 +182,49 @@ impl DbPool {
         }
     }
 
-    /// A connection of `pool`, whose socket is known when it is a new one.
+    /// A connection of `pool`, whose socket is known when it is a new one; none, without asking
+    /// the server, while a refusal for too many connections is recent.
     async fn checkout(&self, pool: &mysql_async::Pool) -> Result<Conn, mysql_async::Error> {
         let idle = pool.metrics().connections_in_pool.load(Ordering::Relaxed);
+        if idle == 0 {
+            self.refuse_while_paused()?;
+        }
+        let outcome = self.take(pool, idle).await;
+        if let Err(mysql_async::Error::Server(server)) = &outcome {
+            if server.code == crate::error::mysql_codes::TOO_MANY_CONNECTIONS {
+                *lock(&self.refused_until) = Some(Instant::now() + TOO_MANY_CONNECTIONS_PAUSE);
+            }
+        }
+        outcome
+    }
+
+    fn refuse_while_paused(&self) -> Result<(), mysql_async::Error> {
+        let mut refused_until = lock(&self.refused_until);
+        match *refused_until {
+            Some(until) if Instant::now() < until => {
+                Err(mysql_async::Error::Server(mysql_async::ServerError {
+                    code: crate::error::mysql_codes::TOO_MANY_CONNECTIONS,
+                    message: "not tried: the server refused a connection as too many less than \
+                              a second ago"
+                        .into(),
+                    state: "08004".into(),
+                }))
+            }
+            Some(_) => {
+                *refused_until = None;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A connection of `pool` (`idle` of its connections were idle), whose socket is known when
+    /// it is a new one.
+    async fn take(
+        &self,
+        pool: &mysql_async::Pool,
+        idle: usize,
+    ) -> Result<Conn, mysql_async::Error> {
         if idle > 0 || !cfg!(target_os = "linux") {
             let conn = pool.get_conn().await?;
             // An idle connection that turned out dead is replaced by a new one on the way.

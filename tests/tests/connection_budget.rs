@@ -1,0 +1,70 @@
+//! A database whose connections are all taken (`max_connections`, MySQL error 1040): an instance
+//! answers 503 at once, asks the server for a connection at most once a second meanwhile (every
+//! refused attempt costs the server a handshake), and serves again once one is free.
+
+use std::time::{Duration, Instant};
+
+use api_tests::mariadb::PrivateMariaDb;
+use api_tests::{app_with, call, insert_user, token, Event, ADMIN_CELL, ADMIN_PASS};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+use shared::pool::TOO_MANY_CONNECTIONS_PAUSE;
+
+async fn refused_connections(conn: &mut Conn) -> u64 {
+    let row: Option<(String, u64)> = conn
+        .query_first("SHOW GLOBAL STATUS LIKE 'Connection_errors_max_connections'")
+        .await
+        .unwrap();
+    row.unwrap().1
+}
+
+#[tokio::test]
+async fn an_instance_refused_as_one_too_many_answers_503_and_knocks_again_a_second_later() {
+    let server = PrivateMariaDb::start().await;
+    let url = server.database_url("users_budget");
+    shared::db::prepare(&url, shared::config::DatabaseTls::Off)
+        .await
+        .unwrap();
+    let setup = app_with(&url, &[]);
+    insert_user(&setup, 1, ADMIN_CELL, ADMIN_PASS).await;
+    let admin = token(&setup, ADMIN_CELL, ADMIN_PASS).await;
+    setup.pool.current().disconnect().await.unwrap();
+
+    // Take every connection the server has.
+    let opts = Opts::from_url(&server.url()).unwrap();
+    let mut held = vec![Conn::new(opts.clone()).await.unwrap()];
+    held[0]
+        .query_drop("SET GLOBAL max_connections = 4")
+        .await
+        .unwrap();
+    while let Ok(conn) = Conn::new(opts.clone()).await {
+        held.push(conn);
+        assert!(held.len() < 20, "max_connections is not enforced");
+    }
+
+    let instance = app_with(&url, &[("REQUEST_TIMEOUT_MS", "1000")]);
+    let before = refused_connections(&mut held[0]).await;
+    let started = Instant::now();
+    for _ in 0..20 {
+        let answer = call!(get_me, &instance, Event::v2("get-me").bearer(&admin));
+        answer.assert_error(503);
+        assert_eq!(answer.header("retry-after"), Some("1"));
+    }
+    let elapsed = started.elapsed();
+    let knocks = refused_connections(&mut held[0]).await - before;
+    let allowed = 1 + (elapsed.as_millis() / TOO_MANY_CONNECTIONS_PAUSE.as_millis()) as u64;
+    assert!(
+        (1..=allowed).contains(&knocks),
+        "20 requests in {elapsed:?} asked the server {knocks} times (at most {allowed})"
+    );
+
+    // A connection comes free: after the pause, the same instance takes it.
+    held.pop().unwrap().disconnect().await.unwrap();
+    tokio::time::sleep(TOO_MANY_CONNECTIONS_PAUSE + Duration::from_millis(100)).await;
+    let answer = call!(get_me, &instance, Event::v2("get-me").bearer(&admin));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    for conn in held {
+        conn.disconnect().await.unwrap();
+    }
+}
