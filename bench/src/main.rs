@@ -148,6 +148,8 @@ fn unique_cellnumber(prefix: &str, n: usize) -> String {
 
 /// Events of the cold-start runs are numbered apart from the in-process ones.
 const COLD_START_EVENTS: usize = 50_000_000;
+/// And those of the in-process runs in proxy mode apart from the direct ones.
+const PROXY_MODE_EVENTS: usize = 20_000_000;
 
 struct ColdStart {
     function: String,
@@ -254,15 +256,17 @@ async fn round_trip_times(app: &App) -> Stats {
 /// Times `n` requests to `function`, after one warm-up; each event is made before its timing
 /// starts, and the pool gets its connection back between calls, as it does between two
 /// invocations of a Lambda instance.
-async fn timed(f: &Fixture, function: &str, n: usize) -> Stats {
-    let answer = call_endpoint(f, &f.app, function, 99_999_999).await;
+/// `n` warm invocations of `function` on `app` (an instance of either statement mode), their
+/// events numbered from `first` (so no two runs create the same user).
+async fn timed(f: &Fixture, app: &App, function: &str, n: usize, first: usize) -> Stats {
+    let answer = call_endpoint(f, app, function, first + 99_999).await;
     assert!(answer.status < 400, "{function}: {}", answer.body);
     let mut samples = Vec::with_capacity(n);
-    for i in 0..n {
+    for i in first..first + n {
         let event = Event::from_json(&event_for(f, function, i).await);
         tokio::task::yield_now().await;
         let started = Instant::now();
-        let answer = dispatch(&f.app, function, event).await;
+        let answer = dispatch(app, function, event).await;
         samples.push(started.elapsed());
         assert!(answer.status < 400, "{function}: {}", answer.body);
     }
@@ -621,13 +625,14 @@ async fn main() {
     // --- round trips and warm latency in process ------------------------------------------------
     let rtt = round_trip_times(&f.app).await;
     writeln!(report, "## Warm requests, in process\n").unwrap();
-    writeln!(report, "Each handler called with an API Gateway (v2) event, as the runtime would, on a warm instance (pool connected, statements prepared). One MySQL round trip (`SELECT ?`, prepared) takes p50 {} here; \"beyond the database\" is the p50 less that many round trips. Writes that hash passwords use bcrypt cost 4 here (the cost itself is measured below).\n", us(rtt.p50)).unwrap();
+    writeln!(report, "Each handler called with an API Gateway (v2) event, as the runtime would, on a warm instance (pool connected, statements prepared). One MySQL round trip (`SELECT ?`, prepared) takes p50 {} here; \"beyond the database\" is the p50 less that many round trips. Writes that hash passwords use bcrypt cost 4 here (the cost itself is measured below). The last two columns are the same requests on an instance in proxy mode (`DB_PROXY=on`: text statements, values escaped into them), on the same direct connection: what the statement mode itself costs, without a proxy's hop.\n", us(rtt.p50)).unwrap();
     writeln!(
         report,
-        "| endpoint | MySQL round trips | p50 | p99 | mean | beyond the database (p50) |"
+        "| endpoint | MySQL round trips | p50 | p99 | mean | beyond the database (p50) | p50, DB_PROXY=on | p99, DB_PROXY=on |"
     )
     .unwrap();
-    writeln!(report, "|---|---|---|---|---|---|").unwrap();
+    writeln!(report, "|---|---|---|---|---|---|---|---|").unwrap();
+    let proxied = api_tests::app_with(&f.db.url, &[("DB_PROXY", "on")]);
     for endpoint in ENDPOINTS {
         let trips = if endpoint.function == "docs" {
             0
@@ -648,16 +653,19 @@ async fn main() {
         } else {
             warm_writes()
         };
-        let s = timed(&f, endpoint.function, n).await;
+        let s = timed(&f, &f.app, endpoint.function, n, 0).await;
+        let text = timed(&f, &proxied, endpoint.function, n, PROXY_MODE_EVENTS).await;
         let beyond = s.p50.saturating_sub(rtt.p50 * trips as u32);
         writeln!(
             report,
-            "| {} | {trips} | {} | {} | {} | {} |",
+            "| {} | {trips} | {} | {} | {} | {} | {} | {} |",
             endpoint.route,
             us(s.p50),
             us(s.p99),
             us(s.mean),
-            us(beyond)
+            us(beyond),
+            us(text.p50),
+            us(text.p99)
         )
         .unwrap();
         eprintln!("in process: {} done", endpoint.route);
