@@ -21,6 +21,9 @@ const MAX_CONNECTIONS: usize = 2;
 /// Close connections idle for longer than this ourselves, well before a server's or proxy's
 /// idle timeout (MySQL's default is 8 h, RDS Proxy's 30 min) closes them under us.
 const IDLE_CONNECTION_TTL: Duration = Duration::from_secs(240);
+/// How much sooner than the server the pool gives up an idle connection: a request that takes
+/// one just before the server's limit must not have it closed under it.
+const IDLE_MARGIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
@@ -65,7 +68,7 @@ pub fn address_of(database_url: &str) -> String {
 /// A pool of the migrations and tools: the server's session defaults, prepared statements.
 /// Creating it does not connect: the first query does.
 pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> {
-    Ok(Pool::new(builder(database_url, tls)?))
+    Ok(Pool::new(builder(database_url, tls, IDLE_CONNECTION_TTL)?))
 }
 
 /// The pool of one function instance, whose new connections are set up as `session` says and
@@ -78,7 +81,16 @@ pub fn pool_with_session(
     escaping: EscapingByConnection,
 ) -> Result<Pool, DbSetupError> {
     let opening_query = session.opening_query();
-    let builder = builder(database_url, tls)?.after_connect(move |conn| {
+    // The server closes a connection idle for its session's `wait_timeout`; the pool gives it up
+    // a few seconds before. (The driver also checks a pooled connection's socket before handing
+    // it out, and would find it closed; this keeps that to the connections of frozen instances.)
+    let idle_limit = session
+        .idle_timeout_seconds
+        .map(|seconds| Duration::from_secs(seconds).saturating_sub(IDLE_MARGIN))
+        .map_or(IDLE_CONNECTION_TTL, |limit| {
+            limit.clamp(Duration::from_secs(1), IDLE_CONNECTION_TTL)
+        });
+    let builder = builder(database_url, tls, idle_limit)?.after_connect(move |conn| {
         let opening_query = opening_query.clone();
         let escaping = escaping.clone();
         Box::pin(async move {
@@ -107,14 +119,19 @@ async fn open_session(
     Escaping::from_probe(last.first().copied())
 }
 
-fn builder(database_url: &str, tls: DatabaseTls) -> Result<OptsBuilder, DbSetupError> {
+/// Options of a pool whose connections are not used again after `idle_limit` without a query.
+fn builder(
+    database_url: &str,
+    tls: DatabaseTls,
+    idle_limit: Duration,
+) -> Result<OptsBuilder, DbSetupError> {
     let opts = parse(database_url)?;
     if opts.db_name().is_none() {
         return Err(DbSetupError::MissingDatabaseName);
     }
     let pool_opts = PoolOpts::default()
         .with_constraints(PoolConstraints::new(0, MAX_CONNECTIONS).expect("0 <= max"))
-        .with_inactive_connection_ttl(IDLE_CONNECTION_TTL)
+        .with_inactive_connection_ttl(idle_limit)
         // A reset would drop the prepared-statement cache and cost a round trip per request;
         // no query here leaves session state behind.
         .with_reset_connection(false);
@@ -125,8 +142,10 @@ fn builder(database_url: &str, tls: DatabaseTls) -> Result<OptsBuilder, DbSetupE
         .prefer_socket(false)
         // Given, the driver does not ask the server for them (`SELECT @@max_allowed_packet,
         // @@wait_timeout`) on every new connection. Our largest statement is a few kilobytes.
+        // The driver discards, rather than hands out, a connection idle longer than its
+        // `wait_timeout`: also the one a frozen instance finds after it thaws.
         .max_allowed_packet(Some(MAX_PACKET))
-        .wait_timeout(Some(IDLE_CONNECTION_TTL.as_secs() as usize))
+        .wait_timeout(Some(idle_limit.as_secs().max(1) as usize))
         .tcp_nodelay(true)
         .ssl_opts(ssl_opts(tls)))
 }

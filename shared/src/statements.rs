@@ -188,10 +188,11 @@ pub struct Dialect {
 }
 
 impl Dialect {
-    fn text_of(self, sql: &str, params: Params) -> Option<DbResult<String>> {
+    /// The statement's text with its values in it, in text mode; `None` in prepared mode.
+    fn text_of(self, sql: &str, params: &Params) -> Option<DbResult<String>> {
         match self.mode {
             StatementMode::Prepared => None,
-            StatementMode::Text => Some(bind(sql, &params, self.escaping)),
+            StatementMode::Text => Some(bind(sql, params, self.escaping)),
         }
     }
 }
@@ -206,7 +207,7 @@ fn first_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
     sql: &'a str,
     params: Params,
 ) -> DbFuture<'a, Option<T>> {
-    match dialect.text_of(sql, params.clone()) {
+    match dialect.text_of(sql, &params) {
         None => db.exec_first(sql, params),
         Some(Ok(text)) => db.query_first(text),
         Some(Err(error)) => failed(error),
@@ -219,7 +220,7 @@ fn rows_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
     sql: &'a str,
     params: Params,
 ) -> DbFuture<'a, Vec<T>> {
-    match dialect.text_of(sql, params.clone()) {
+    match dialect.text_of(sql, &params) {
         None => db.exec(sql, params),
         Some(Ok(text)) => db.query(text),
         Some(Err(error)) => failed(error),
@@ -233,7 +234,7 @@ fn run_on<'a, Q: Queryable>(
     params: Params,
 ) -> DbFuture<'a, Outcome> {
     Box::pin(async move {
-        match dialect.text_of(sql, params.clone()) {
+        match dialect.text_of(sql, &params) {
             None => outcome_of(db.exec_iter(sql, params).await?).await,
             Some(text) => outcome_of(db.query_iter(text?).await?).await,
         }

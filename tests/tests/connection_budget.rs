@@ -68,3 +68,22 @@ async fn an_instance_refused_as_one_too_many_answers_503_and_knocks_again_a_seco
         conn.disconnect().await.unwrap();
     }
 }
+
+/// Direct mode asks the server to close a connection idle for `DB_IDLE_TIMEOUT_SECONDS`: a
+/// request after a longer pause (a frozen instance thawed) gets a new connection, not the closed
+/// one, and no error.
+#[tokio::test]
+async fn a_connection_the_server_closed_as_idle_is_never_handed_to_a_request() {
+    let db = api_tests::TestDb::new().await;
+    let instance = app_with(
+        &db.url,
+        &[("DB_PROXY", "off"), ("DB_IDLE_TIMEOUT_SECONDS", "10")],
+    );
+    insert_user(&instance, 1, ADMIN_CELL, ADMIN_PASS).await;
+    let admin = token(&instance, ADMIN_CELL, ADMIN_PASS).await;
+    let first = call!(get_me, &instance, Event::v2("get-me").bearer(&admin));
+    assert_eq!(first.status, 200, "{}", first.body);
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let after_the_pause = call!(get_me, &instance, Event::v2("get-me").bearer(&admin));
+    assert_eq!(after_the_pause.status, 200, "{}", after_the_pause.body);
+}
