@@ -123,9 +123,9 @@ FUZZ := $(VENV)/bin/python3 tests/fuzz/run.py
 .PHONY: test
 test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB (direct mode, then again with DB_PROXY=on), make fuzz (proxy mode) and make sam-test
 	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; fuzz=0; \
-	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets 2>&1 | tee "$$log" || status=$$?; \
+	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets --no-fail-fast 2>&1 | tee "$$log" || status=$$?; \
 	echo "--- the handler and HTTP tests again in proxy mode (DB_PROXY=on: text statements, no session state)"; \
-	TEST_RUN_ID="$$run_id" DB_PROXY=on $(CARGO) test -p api-tests --tests 2>&1 | tee -a "$$log" || status=1; \
+	TEST_RUN_ID="$$run_id" DB_PROXY=on $(CARGO) test -p api-tests --tests --no-fail-fast 2>&1 | tee -a "$$log" || status=1; \
 	TEST_RUN_ID="$$run_id" DB_PROXY=on $(FUZZ) 2>&1 | tee -a "$$log" || { fuzz=1; status=1; }; \
 	TEST_RUN_ID="$$run_id" $(MAKE) --no-print-directory sam-test 2>&1 | tee -a "$$log" || status=1; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; \

@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 mod counters;
 mod report;
 
-use crate::private_mariadb::PrivateMariaDb;
 use crate::runtime_api::{Posted, RuntimeApi};
+use api_tests::mariadb::PrivateMariaDb;
 use counters::{count_rows, listen_overflows, read_status, reset_status, ServerStatus};
 
 /// Below the largest burst, so that round shows what happens beyond the budget.
@@ -96,6 +96,21 @@ impl Tally {
     fn answered(&self) -> usize {
         self.success + self.unavailable + self.other
     }
+
+    /// Both functions' answers together.
+    fn merged(mut self, other: Tally) -> Tally {
+        self.latencies.extend(other.latencies);
+        self.success_latencies.extend(other.success_latencies);
+        self.unavailable_latencies
+            .extend(other.unavailable_latencies);
+        self.success += other.success;
+        self.unavailable += other.unavailable;
+        self.unavailable_without_retry_after += other.unavailable_without_retry_after;
+        self.other += other.other;
+        self.first_other = self.first_other.or(other.first_other);
+        self.last_arrival = self.last_arrival.max(other.last_arrival);
+        self
+    }
 }
 
 struct Round {
@@ -104,13 +119,8 @@ struct Round {
     requests: usize,
     hung: usize,
     elapsed: Duration,
-    latencies: Vec<Duration>,
-    success_latencies: Vec<Duration>,
-    unavailable_latencies: Vec<Duration>,
-    success: usize,
-    unavailable: usize,
-    unavailable_without_retry_after: usize,
-    other: usize,
+    /// The answers of both functions.
+    answers: Tally,
     server: ServerStatus,
     /// This machine's count of connections dropped because a listen queue was full.
     listen_overflows: u64,
@@ -145,7 +155,8 @@ pub async fn burst_section(binaries: &Path) -> String {
 
 /// Starts the server, migrates its database, seeds users and signs two of them in.
 async fn set_up(get_me: PathBuf, create_user: PathBuf) -> Setup {
-    let server = PrivateMariaDb::start(MAX_CONNECTIONS).await;
+    let server =
+        PrivateMariaDb::start_with(&[&format!("--max-connections={MAX_CONNECTIONS}")]).await;
     let database_url = server.database_url(DATABASE);
     shared::db::prepare(&database_url, shared::config::DatabaseTls::Off)
         .await
@@ -234,25 +245,16 @@ async fn run_round(setup: &Setup, mode: &'static str, instances: usize, round: u
     }
     let requests = read_count + writers * per_instance;
     let hung = requests - read_tally.answered() - write_tally.answered();
+    // create-user answers 201 and nothing else in 2xx.
+    let acknowledged_writes = write_tally.success;
     Round {
         mode,
         instances,
         requests,
         hung,
         elapsed: last - started,
-        latencies: [read_tally.latencies, write_tally.latencies].concat(),
-        success_latencies: [read_tally.success_latencies, write_tally.success_latencies].concat(),
-        unavailable_latencies: [
-            read_tally.unavailable_latencies,
-            write_tally.unavailable_latencies,
-        ]
-        .concat(),
-        success: read_tally.success + write_tally.success,
-        unavailable: read_tally.unavailable + write_tally.unavailable,
-        unavailable_without_retry_after: read_tally.unavailable_without_retry_after
-            + write_tally.unavailable_without_retry_after,
+        answers: read_tally.merged(write_tally),
         listen_overflows: listen_overflows().saturating_sub(overflows_before),
-        other: read_tally.other + write_tally.other,
         server: ServerStatus {
             max_used_connections: after.max_used_connections,
             refused_for_max_connections: after
@@ -262,8 +264,7 @@ async fn run_round(setup: &Setup, mode: &'static str, instances: usize, round: u
                 .aborted_connects
                 .saturating_sub(before.aborted_connects),
         },
-        // create-user answers 201 and nothing else in 2xx.
-        acknowledged_writes: write_tally.success,
+        acknowledged_writes,
         rows_found,
     }
 }

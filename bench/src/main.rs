@@ -7,7 +7,6 @@
 //! Run it through `make bench`, which builds what it measures first.
 
 mod burst;
-mod private_mariadb;
 mod runtime_api;
 mod search;
 

@@ -165,6 +165,9 @@ pub mod mysql_codes {
     pub const READ_ONLY_MODE: u16 = 1836;
     /// `KILL QUERY` by an operator or a proxy.
     pub const QUERY_INTERRUPTED: u16 = 1317;
+    /// What an `INSERT` interrupted (`KILL QUERY`) while it takes the table's auto-increment
+    /// value answers (found by `db_faults.rs` under proxy mode's text statements).
+    pub const AUTO_INCREMENT_UNREADABLE: u16 = 1467;
     /// MariaDB's answer to a statement whose session was killed (`KILL CONNECTION`).
     pub const CONNECTION_KILLED: u16 = 1927;
     /// MariaDB's `max_statement_time`, MySQL's `max_execution_time`.
@@ -186,6 +189,7 @@ pub mod mysql_codes {
         READ_ONLY,
         READ_ONLY_MODE,
         QUERY_INTERRUPTED,
+        AUTO_INCREMENT_UNREADABLE,
         CONNECTION_KILLED,
         STATEMENT_TIMEOUT,
         QUERY_TIMEOUT,
@@ -277,7 +281,7 @@ mod tests {
             503
         );
         // 1040: a burst of instances beyond the server's max_connections (`users-bench --burst`).
-        for code in [1040, 1053, 1290, 1317, 1927, 2013] {
+        for code in [1040, 1053, 1290, 1317, 1467, 1927, 2013] {
             assert_eq!(ApiError::from(server_error(code)).status(), 503, "{code}");
         }
         // A syntax error or an unknown column is a bug here, not an outage.

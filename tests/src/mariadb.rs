@@ -16,11 +16,19 @@ pub struct PrivateMariaDb {
     dir: PathBuf,
     port: u16,
     child: Option<Child>,
+    /// Server options beyond ours (a restart keeps them).
+    options: Vec<String>,
 }
 
 impl PrivateMariaDb {
     /// Starts a server on an empty datadir and waits until it answers a query.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Self::start`] with more server options, such as `--max-connections=40`: settings the
+    /// shared server every other test uses must not be given.
+    pub async fn start_with(options: &[&str]) -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "users-api-mariadb-{}-{}",
@@ -33,6 +41,7 @@ impl PrivateMariaDb {
             dir,
             port: crate::serve::free_port(),
             child: None,
+            options: options.iter().map(|option| option.to_string()).collect(),
         };
         server.spawn();
         server.wait_ready().await;
@@ -84,6 +93,7 @@ impl PrivateMariaDb {
         ];
         let child = Command::new(MARIADBD)
             .args(args)
+            .args(&self.options)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -20,16 +20,20 @@ pub fn write_report(out: &mut String, rounds: &[Round]) {
             .unwrap()
             .1;
         let answered = round.requests - round.hung;
-        let (p50, p99, max) = if round.latencies.is_empty() {
+        let (p50, p99, max) = if round.answers.latencies.is_empty() {
             ("-".to_owned(), "-".to_owned(), "-".to_owned())
         } else {
-            let s = stats(round.latencies.clone());
+            let s = stats(round.answers.latencies.clone());
             (ms(s.p50), ms(s.p99), ms(s.max))
         };
         let other = if round.hung > 0 {
-            format!("{} ({} unanswered)", round.other + round.hung, round.hung)
+            format!(
+                "{} ({} unanswered)",
+                round.answers.other + round.hung,
+                round.hung
+            )
         } else {
-            round.other.to_string()
+            round.answers.other.to_string()
         };
         writeln!(
             out,
@@ -38,8 +42,8 @@ pub fn write_report(out: &mut String, rounds: &[Round]) {
             round.instances,
             round.requests,
             answered as f64 / round.elapsed.as_secs_f64().max(1e-9),
-            round.success,
-            round.unavailable,
+            round.answers.success,
+            round.answers.unavailable,
             round.server.max_used_connections,
             round.server.refused_for_max_connections,
             round.acknowledged_writes,
@@ -71,9 +75,10 @@ fn write_summary(out: &mut String, rounds: &[Round]) {
     {
         write!(text, "With {} instances (`DB_PROXY={}`) the server refused {} connections as too many (`Aborted_connects` {}); {} of {} requests were answered 503 ({}), {} with anything else, {} not at all; the 2xx answers took {}. ",
             round.instances, round.mode, round.server.refused_for_max_connections, round.server.aborted_connects,
-            round.unavailable, round.requests, p50_and_max(&round.unavailable_latencies), round.other, round.hung,
-            p50_and_max(&round.success_latencies)).unwrap();
+            round.answers.unavailable, round.requests, p50_and_max(&round.answers.unavailable_latencies), round.answers.other, round.hung,
+            p50_and_max(&round.answers.success_latencies)).unwrap();
         let at_timeout = round
+            .answers
             .unavailable_latencies
             .iter()
             .filter(|latency| **latency >= request_timeout)
@@ -86,11 +91,11 @@ fn write_summary(out: &mut String, rounds: &[Round]) {
                 "the kernel counted no listen-queue overflow meanwhile. "
             });
         }
-        if round.unavailable_without_retry_after > 0 {
+        if round.answers.unavailable_without_retry_after > 0 {
             write!(
                 text,
                 "**{} of the 503s had no Retry-After.** ",
-                round.unavailable_without_retry_after
+                round.answers.unavailable_without_retry_after
             )
             .unwrap();
         }
@@ -117,8 +122,8 @@ fn write_summary(out: &mut String, rounds: &[Round]) {
             rounds
                 .iter()
                 .find(|round| round.instances == instances && round.mode == mode)
-                .filter(|round| !round.success_latencies.is_empty())
-                .map(|round| ms(stats(round.success_latencies.clone()).p50))
+                .filter(|round| !round.answers.success_latencies.is_empty())
+                .map(|round| ms(stats(round.answers.success_latencies.clone()).p50))
                 .unwrap_or_else(|| "-".to_owned())
         };
         write!(

@@ -57,26 +57,7 @@ pub(crate) async fn end_sessions<Q: Statements>(
 
 /// Ends sessions and records `event` in one transaction and one round trip; how many ended.
 /// `only_if_one` (for [`Ended::One`]) writes the event only when that session was live.
-async fn end_recorded(
-    signed_in: &mut Authenticated,
-    user_id: u64,
-    which: Ended<'_>,
-    parties: Parties<'_>,
-    event: &Event<'_>,
-    only_if_one: bool,
-) -> Result<u64, ApiError> {
-    end_recorded_on(
-        signed_in.conn(),
-        user_id,
-        which,
-        parties,
-        event,
-        only_if_one,
-    )
-    .await
-}
-
-pub(super) async fn end_recorded_on(
+pub(super) async fn end_recorded(
     conn: &mut DbConn,
     user_id: u64,
     which: Ended<'_>,
@@ -115,7 +96,7 @@ pub async fn end_own(
     };
     let event = Event::SessionRevoked { session_id };
     match end_recorded(
-        signed_in,
+        signed_in.conn(),
         user_id,
         Ended::One(session_id),
         parties,
@@ -149,7 +130,7 @@ pub async fn logout(
         source,
     };
     let event = Event::Logout { scope: name };
-    end_recorded(signed_in, user_id, which, parties, &event, false).await?;
+    end_recorded(signed_in.conn(), user_id, which, parties, &event, false).await?;
     Ok(())
 }
 
@@ -177,7 +158,7 @@ pub async fn end_all_of(
         source,
     };
     end_recorded(
-        signed_in,
+        signed_in.conn(),
         id,
         Ended::All,
         parties,

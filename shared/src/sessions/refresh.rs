@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDateTime, Utc};
 
-use super::endings::end_recorded_on;
+use super::endings::end_recorded;
 use super::{
     access_token_values, grant_of, new_refresh_token, now, secure_random, Ended, Live,
     RefreshRequest, SessionGrant, MAX_REFRESH_TOKEN_CHARS,
@@ -65,7 +65,7 @@ pub async fn refresh(
     let event = Event::RefreshReused {
         session_id: &live.id,
     };
-    end_recorded_on(
+    end_recorded(
         &mut conn,
         user_id,
         Ended::One(&live.id),
