@@ -18,7 +18,7 @@ use std::future::{ready, Future};
 use std::pin::Pin;
 
 use mysql_async::prelude::{FromRow, Queryable};
-use mysql_async::{Conn, Params, Transaction, TxOpts, Value};
+use mysql_async::{Conn, Params, Row, Transaction, TxOpts, Value};
 
 pub type DbResult<T> = Result<T, mysql_async::Error>;
 /// The future of one statement (the driver's own futures have this shape).
@@ -201,17 +201,21 @@ fn failed<'a, T: Send + 'a>(error: mysql_async::Error) -> DbFuture<'a, T> {
     Box::pin(ready(Err(error)))
 }
 
+// The driver's futures are generic in the row type; fetching `Row`s and converting them after
+// instantiates them once per connection type and protocol instead of once per row type of
+// every statement (smaller binaries, the same work).
 fn first_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
     db: &'a mut Q,
     dialect: Dialect,
     sql: &'a str,
     params: Params,
 ) -> DbFuture<'a, Option<T>> {
-    match dialect.text_of(sql, &params) {
+    let row: DbFuture<'a, Option<Row>> = match dialect.text_of(sql, &params) {
         None => db.exec_first(sql, params),
         Some(Ok(text)) => db.query_first(text),
-        Some(Err(error)) => failed(error),
-    }
+        Some(Err(error)) => return failed(error),
+    };
+    Box::pin(async move { row.await?.map(converted).transpose() })
 }
 
 fn rows_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
@@ -220,11 +224,21 @@ fn rows_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
     sql: &'a str,
     params: Params,
 ) -> DbFuture<'a, Vec<T>> {
-    match dialect.text_of(sql, &params) {
+    let rows: DbFuture<'a, Vec<Row>> = match dialect.text_of(sql, &params) {
         None => db.exec(sql, params),
         Some(Ok(text)) => db.query(text),
-        Some(Err(error)) => failed(error),
-    }
+        Some(Err(error)) => return failed(error),
+    };
+    Box::pin(async move { rows.await?.into_iter().map(converted).collect() })
+}
+
+/// A row as `T`; a row of another shape is our bug (a 500), not an outage.
+fn converted<T: FromRow>(row: Row) -> DbResult<T> {
+    T::from_row_opt(row).map_err(|error| {
+        mysql_async::Error::Other(
+            format!("a row of {} columns did not convert", error.0.len()).into(),
+        )
+    })
 }
 
 fn run_on<'a, Q: Queryable>(
