@@ -6,7 +6,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -285,23 +284,13 @@ fn spawn_instance(
     api: &RuntimeApi,
     mode: &str,
 ) -> tokio::process::Child {
-    tokio::process::Command::new(binary)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "burst")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .envs(api_tests::test_env_for(&setup.database_url))
-        .env("DB_PROXY", mode)
-        .env("REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
+    let mut env = api_tests::test_env_for(&setup.database_url);
+    env.extend([
+        ("DB_PROXY", mode.to_owned()),
+        ("REQUEST_TIMEOUT_MS", REQUEST_TIMEOUT_MS.to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]);
+    crate::runtime_api::lambda_process(binary, api, "burst", env)
         .spawn()
         .expect("the release binary runs")
 }

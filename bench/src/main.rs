@@ -169,21 +169,9 @@ async fn cold_starts(f: &Fixture, function: &str, binary: &Path) -> ColdStart {
         let mut api = RuntimeApi::start().await;
         api.push(event_for(f, function, COLD_START_EVENTS + start).await);
         let spawned = Instant::now();
-        let mut child = tokio::process::Command::new(binary)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-            .env("AWS_LAMBDA_FUNCTION_NAME", function)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-            .envs(test_env(&f.db))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
+        let mut env = test_env(&f.db);
+        env.push(("RUST_LOG", "info".to_owned()));
+        let mut child = runtime_api::lambda_process(binary, &api, function, env)
             .spawn()
             .expect("the release binary runs");
         let (answered, body) = api.response().await;

@@ -174,3 +174,29 @@ async fn handle(
         .body(Full::new(Bytes::new()))
         .unwrap())
 }
+
+/// A release binary as Lambda starts it: an empty environment but for what the runtime sets
+/// (this API's address, the function's name and memory) and `env`; output discarded.
+pub fn lambda_process<'a>(
+    binary: &std::path::Path,
+    api: &RuntimeApi,
+    function: &str,
+    env: impl IntoIterator<Item = (&'a str, String)>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
+}
