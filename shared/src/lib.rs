@@ -1,44 +1,37 @@
-//! Everything the Lambda functions share: configuration, the MySQL pool, password hashing, tokens,
-//! the role policy, the user store and the one error type that maps to HTTP.
-//!
-//! Only [`http`] knows about `lambda_http`; every other module is plain domain logic that can be
-//! tested without AWS.
+//! Everything the Lambda functions share, by concern. The folders depend on one another in one
+//! direction only, from the bottom of this list to the top: nothing imports `http`, and `db` and
+//! `aws` know no table or rule of the API.
 
-pub mod admin;
+/// What a function builds once per cold start: configuration, secrets, logging, the [`App`].
 pub mod app;
-pub mod app_user;
+/// The audit log: typed events, written with the change, read by admins.
 pub mod audit;
+/// Who is calling and what they may do: tokens, signing keys, passwords, the throttle, roles.
 pub mod auth;
-pub mod config;
-pub mod credentials;
+/// Amazon Web Services: the SDK's HTTP client, secret rotation.
+pub mod aws;
+/// MySQL: the pool, statements in both modes, batches, the app's database account, migrations.
 pub mod db;
+/// The one error type of the API, and its status and detail.
 pub mod error;
+/// The HTTP glue, the only `lambda_http` code: request parsing, replies, the routes, OpenAPI.
 pub mod http;
-pub mod key_ring;
-pub mod key_rotation;
-mod last_admin;
-pub mod logging;
-pub mod openapi;
-pub mod password;
-pub mod policy;
-pub mod pool;
-pub mod routes;
-mod sdk_http;
-pub mod secrets;
-pub mod secure_random;
+/// Sessions: grants, refresh-token rotation, every way a session ends.
 pub mod sessions;
-mod sockets;
-pub mod source_ip;
-pub mod sql_batch;
-pub mod statements;
-pub mod throttle;
-pub mod token;
-pub mod user;
-pub mod user_search;
-mod user_updates;
+/// Users: the rules of creating, changing, finding and deleting them, login and passwords.
 pub mod users;
-pub mod validation;
 
+pub use app::config::Config;
 pub use app::App;
-pub use config::Config;
 pub use error::ApiError;
+
+// Old flat paths, kept while the move settles.
+pub use app::{config, logging, secrets};
+pub use auth::{key_ring, password, policy, random as secure_random, source_ip, throttle, token};
+pub use aws::key_rotation;
+pub(crate) use aws::sdk_http;
+pub(crate) use db::sockets;
+pub use db::{account as app_user, batch as sql_batch, pool, statements};
+pub use http::{openapi, routes};
+pub use users::{credentials, first_admin as admin, search as user_search, user, validation};
+pub(crate) use users::{last_admin, update as user_updates};

@@ -1,5 +1,13 @@
 //! The user store: read, create, list and delete (updates are in `user_updates`).
 
+pub mod credentials;
+pub mod first_admin;
+pub(crate) mod last_admin;
+pub mod search;
+pub(crate) mod update;
+pub mod user;
+pub mod validation;
+
 use chrono::{DateTime, Utc};
 use mysql_async::Row;
 use serde::Serialize;
@@ -14,7 +22,7 @@ use crate::sql_batch::{self, Statement};
 use crate::statements::{DbTx, Statements};
 pub use crate::user::User;
 use crate::user::{user_columns, USER_COLUMNS};
-use crate::validation::{self, NewUser};
+use crate::validation::NewUser;
 use crate::{db, password};
 
 const SELECT_USER_BY_ID: &str =

@@ -1,5 +1,13 @@
 //! Authentication: who a request's bearer token belongs to, checked against the database.
 
+pub mod key_ring;
+pub mod password;
+pub mod policy;
+pub mod random;
+pub mod source_ip;
+pub mod throttle;
+pub mod token;
+
 use chrono::Utc;
 
 use crate::error::ApiError;

@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-const TEMPLATE: &str = include_str!("../../template.yaml");
+const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 /// The order methods are listed in, in `Allow` and in the watch router.
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];

@@ -1,5 +1,11 @@
 //! The MySQL pool, database creation and migrations.
 
+pub mod account;
+pub mod batch;
+pub mod pool;
+pub(crate) mod sockets;
+pub mod statements;
+
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
@@ -155,7 +161,7 @@ fn builder(
 const MAX_PACKET: usize = 4 * 1024 * 1024;
 
 /// The public roots of Amazon RDS and RDS Proxy; see `certs/README.md`.
-const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-ca-bundle.pem");
+const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../certs/rds-ca-bundle.pem");
 
 fn ssl_opts(tls: DatabaseTls) -> Option<SslOpts> {
     match tls {

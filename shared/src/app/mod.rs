@@ -1,5 +1,9 @@
 //! What a function instance creates once per cold start and reuses for every request.
 
+pub mod config;
+pub mod logging;
+pub mod secrets;
+
 use crate::pool::SessionSettings;
 use crate::statements::DbConn;
 
@@ -9,7 +13,7 @@ use crate::config::{load_dotenv, Config, ConfigError, DatabaseConfig};
 use crate::db::DbSetupError;
 use crate::error::ApiError;
 use crate::pool::DbPool;
-use crate::secrets::{self, Resolved, SecretsError};
+use crate::secrets::{Resolved, SecretsError};
 use crate::token::TokenKeys;
 
 pub struct App {

@@ -1,5 +1,8 @@
 //! The only module that knows about API Gateway: reading requests and writing responses.
 
+pub mod openapi;
+pub mod routes;
+
 use std::future::Future;
 use std::time::Instant;
 
@@ -12,7 +15,7 @@ use tracing::Instrument;
 
 use crate::error::{ApiError, FieldError, MAX_BODY_BYTES};
 use crate::source_ip::SourceIp;
-use crate::{routes, App};
+use crate::App;
 
 pub use lambda_http::Error;
 
