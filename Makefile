@@ -66,6 +66,11 @@ lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint, sam
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) sam validate --lint
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) $(VENV)/bin/python3 scripts/check-template template.yaml
+	scripts/watch-router --check
+
+.PHONY: routes
+routes: ## write the router of make serve (Cargo.toml) from the routes of template.yaml
+	scripts/watch-router
 
 .PHONY: build
 build: tools ## release arm64 zip of every function under target/lambda/<function>/bootstrap.zip
@@ -134,6 +139,17 @@ test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, hand
 	     END { if (fuzz) f++; else p++; if (summary == "") summary = "fuzz: stopped early (see above)"; \
 	           printf "\n%s\ntests: %d passed, %d failed\n", summary, p, f }' "$$log"; \
 	rm -f "$$log"; exit $$status
+
+.PHONY: unit
+unit: ## the rules alone, with no database: unit tests of shared, the functions and the CLI
+	@# A closed port: a unit test that reached for a database would fail, not pass by luck.
+	TEST_DATABASE_URL=mysql://root@127.0.0.1:9 $(CARGO) test --workspace --lib --bins --exclude api-tests --exclude users-bench
+
+.PHONY: test-quick
+test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server test-db ## every workspace test against MariaDB in direct mode: no fuzzing, SAM, Chromium or proxy-mode pass
+	@run_id="$$(date +%s)_$$$$"; status=0; \
+	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets -- --skip chromium || status=$$?; \
+	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; exit $$status
 
 .PHONY: fuzz
 fuzz: test-tools test-db ## fuzz the served API against its OpenAPI document (schemathesis), as an admin and a user

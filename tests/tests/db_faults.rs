@@ -1,4 +1,4 @@
-//! Database faults (issue 7). A MariaDB server of the test's own, under load from warm function
+//! Database faults. A MariaDB server of the test's own, under load from warm function
 //! instances, is killed, shut down or frozen and then brought back, or has its sessions or its
 //! queries killed. During the fault every request is a success or a 503 `{"detail": ...}` (only
 //! 503s while the server is down), each within the request timeout; afterwards the same

@@ -1,4 +1,4 @@
-//! Rotation of the database secret (issue 13): a MariaDB user whose password is changed in the
+//! Rotation of the database secret: a MariaDB user whose password is changed in the
 //! server and in a (moto) Secrets Manager while warm instances serve requests, and whose
 //! connections are then killed. Every request after the change succeeds, on the same instances
 //! (no cold start): the request that finds the old password refused reads the secret again,

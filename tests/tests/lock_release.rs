@@ -1,4 +1,4 @@
-//! No lock outlives its request (issue 13). A demotion of an admin is inside its transaction,
+//! No lock outlives its request. A demotion of an admin is inside its transaction,
 //! holding the row lock of the admin it demotes, when the database freezes (SIGSTOP); the request
 //! times out (503), and its instance is frozen right after, as Lambda freezes it, so nothing it
 //! would do later runs. The database is thawed, and an admin write to the same row from another

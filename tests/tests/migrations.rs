@@ -1,4 +1,4 @@
-//! Migrations are safe to repeat and to race (issue 13): one run at a time per database (a named
+//! Migrations are safe to repeat and to race: one run at a time per database (a named
 //! lock, waited for with a bound and no client-side cut-off), every migration can be applied
 //! again after a run that stopped anywhere inside it, and databases that applied V1 to V3 before
 //! they were made repeatable migrate on.

@@ -1,4 +1,4 @@
-//! Rotation of the token signing key (issue 13), against a local Secrets Manager (moto): the
+//! Rotation of the token signing key, against a local Secrets Manager (moto): the
 //! stack's rotation function runs the four steps as Secrets Manager would invoke them; tokens
 //! signed before stay valid, instances sign with the new key (at once when they meet it, and
 //! within their refresh interval otherwise), and a token of a retired key is 401.
