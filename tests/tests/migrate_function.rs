@@ -183,6 +183,18 @@ async fn a_failed_migration_is_reported_as_failed_with_a_reason() {
     );
 }
 
+/// The `admin.bootstrapped` events, oldest first: (target, detail); never an actor or address.
+async fn bootstrap_events(app: &shared::App) -> Vec<(u64, String)> {
+    use mysql_async::prelude::Queryable;
+    let mut conn = app.pool.get_conn().await.unwrap();
+    conn.query(
+        "SELECT target_id, detail FROM audit_event WHERE action = 'admin.bootstrapped' \
+         AND actor_id IS NULL AND source_ip IS NULL ORDER BY id",
+    )
+    .await
+    .unwrap()
+}
+
 /// Runs an operator's action on the migrate function.
 async fn act(migrator: &Migrator, action: Value) -> Result<Value, String> {
     let responder = migrate::Responder::new();
@@ -209,6 +221,13 @@ async fn the_first_admin_is_bootstrapped_with_a_generated_password_shown_once() 
     let password = answer["password"].as_str().unwrap().to_owned();
     assert_eq!(password.len(), 32);
     let app = test_app(&db);
+    assert_eq!(
+        bootstrap_events(&app).await,
+        [(
+            answer["id"].as_u64().unwrap(),
+            r#"{"outcome":"created"}"#.to_owned()
+        )]
+    );
     token(&app, "+15550000001", &password).await;
 
     let again =
@@ -216,6 +235,7 @@ async fn the_first_admin_is_bootstrapped_with_a_generated_password_shown_once() 
     let answer = act(&migrator, again).await.unwrap();
     assert_eq!(answer["admin"], "unchanged");
     assert!(answer.get("password").is_none());
+    assert_eq!(bootstrap_events(&app).await.len(), 1, "nothing changed");
 
     for (invalid, why) in [
         (
@@ -311,6 +331,15 @@ async fn bootstrap_admin_creates_only_the_first_admin_and_never_promotes_a_user(
     .await
     .unwrap();
     assert_eq!(reset["admin"], "reset");
+    // The reset is in the audit log, in the transaction that made it.
+    let admin_id = first["id"].as_u64().unwrap();
+    assert_eq!(
+        bootstrap_events(&app).await,
+        [
+            (admin_id, r#"{"outcome":"created"}"#.to_owned()),
+            (admin_id, r#"{"outcome":"reset"}"#.to_owned())
+        ]
+    );
     let new_password = reset["password"].as_str().unwrap().to_owned();
     token(&app, "+15550000001", &new_password).await;
     // The reset ended the admin's sessions.
@@ -436,7 +465,7 @@ async fn the_application_user_may_read_and_write_rows_and_nothing_else() {
     assert!(created.body["Reason"]
         .as_str()
         .unwrap()
-        .contains("SELECT, INSERT, UPDATE, DELETE"));
+        .contains("only INSERT on the audit trail"));
 
     let (server, _) = db.url.rsplit_once('/').unwrap();
     let server = server.trim_start_matches("mysql://");
@@ -457,18 +486,43 @@ async fn the_application_user_may_read_and_write_rows_and_nothing_else() {
     let url = as_app("first-'app'-password\\1");
     let mut conn = mysql_async::Conn::from_url(&url).await.unwrap();
     let grants: Vec<String> = conn.query("SHOW GRANTS").await.unwrap();
-    let on_schema: Vec<&String> = grants
-        .iter()
-        .filter(|g| !g.starts_with("GRANT USAGE ON *.*"))
-        .collect();
-    assert_eq!(on_schema.len(), 1, "{grants:?}");
+    let escaped = db.name.replace('_', "\\_");
     assert!(
-        on_schema[0].starts_with(&format!(
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON `{}`.*",
+        grants.contains(&format!(
+            "GRANT SELECT ON `{escaped}`.* TO `{username}`@`%`"
+        )),
+        "the schema, its _ escaped: {grants:?}"
+    );
+    assert!(
+        grants.contains(&format!(
+            "GRANT INSERT ON `{}`.`audit_event` TO `{username}`@`%`",
             db.name
         )),
         "{grants:?}"
     );
+    assert!(
+        grants.contains(&format!(
+            "GRANT INSERT, UPDATE, DELETE ON `{}`.`users` TO `{username}`@`%`",
+            db.name
+        )),
+        "{grants:?}"
+    );
+    // The audit trail: read and appended to, never changed or erased by the request path.
+    conn.query_drop("SELECT COUNT(*) FROM audit_event")
+        .await
+        .unwrap();
+    for erase in [
+        "DELETE FROM audit_event",
+        "UPDATE audit_event SET action = 'logout'",
+        "TRUNCATE TABLE audit_event",
+        "DELETE FROM refinery_schema_history",
+    ] {
+        let error = conn.query_drop(erase).await.unwrap_err();
+        assert!(
+            matches!(error, mysql_async::Error::Server(_)),
+            "{erase}: {error}"
+        );
+    }
     for ddl in [
         "CREATE TABLE stolen (id INT)",
         "DROP TABLE users",
@@ -550,4 +604,233 @@ async fn the_application_user_may_read_and_write_rows_and_nothing_else() {
         .query_drop(format!("DROP USER '{username}'@'%'"))
         .await
         .unwrap();
+}
+
+/// `db`'s server as `user` with `password` (letters and digits only), on `database`.
+fn url_as(db: &TestDb, user: &str, password: &str, database: &str) -> String {
+    let (server, _) = db.url.rsplit_once('/').unwrap();
+    let host = server
+        .trim_start_matches("mysql://")
+        .rsplit('@')
+        .next()
+        .unwrap();
+    format!("mysql://{user}:{password}@{host}/{database}")
+}
+
+fn app_user(name: &str, password: &str) -> Option<shared::app_user::AppUser> {
+    Some(shared::app_user::AppUser {
+        username: name.to_owned(),
+        password: Secret::new(password),
+    })
+}
+
+/// An Update of the custom resource whose previous properties named `previous` as the
+/// application user.
+async fn send_update_from(migrator: &Migrator, previous: &str) -> Received {
+    let (url, responder, received) = response_url_server();
+    let mut event = custom_resource_event("Update", &url);
+    event.payload["OldResourceProperties"] = json!({ "AppDatabaseUser": previous });
+    let result = migrate::handler(migrator, &responder, event).await;
+    assert!(result.is_ok(), "{result:?}");
+    received
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a response was PUT")
+}
+
+async fn root_run(db: &TestDb, statements: &[String]) {
+    use mysql_async::prelude::Queryable;
+    let mut conn = mysql_async::Conn::from_url(&db.url).await.unwrap();
+    for statement in statements {
+        conn.query_drop(statement).await.unwrap();
+    }
+}
+
+/// In `GRANT … ON db.*`, `_` matches any character: the grant must name this database only, not
+/// its neighbour `utX…` (the test databases' names are full of `_`).
+#[tokio::test]
+async fn the_app_user_gets_its_own_database_and_no_other_that_its_name_would_match() {
+    use mysql_async::prelude::Queryable;
+    let db = TestDb::new().await;
+    let username = format!("{}_w", db.name);
+    let neighbour = db.name.replace('_', "X");
+    root_run(
+        &db,
+        &[
+            format!("DROP DATABASE IF EXISTS `{neighbour}`"),
+            format!("CREATE DATABASE `{neighbour}`"),
+            format!("CREATE TABLE `{neighbour}`.secrets (v INT)"),
+            format!("INSERT INTO `{neighbour}`.secrets VALUES (42)"),
+        ],
+    )
+    .await;
+    let mut migrator_db = database(&db.url);
+    migrator_db.app_user = app_user(&username, "wildcardpw1");
+    let created = send(&Migrator::with_database(migrator_db), "Create").await;
+    assert_eq!(created.body["Status"], "SUCCESS", "{}", created.body);
+
+    let mut conn = mysql_async::Conn::from_url(url_as(&db, &username, "wildcardpw1", &db.name))
+        .await
+        .unwrap();
+    conn.query_drop("SELECT COUNT(*) FROM users").await.unwrap();
+    let error = conn
+        .query_drop(format!("SELECT v FROM `{neighbour}`.secrets"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, mysql_async::Error::Server(_)), "{error}");
+    let visible: Vec<String> = conn.query("SHOW DATABASES").await.unwrap();
+    assert!(!visible.contains(&neighbour), "{visible:?}");
+    drop(conn);
+    root_run(
+        &db,
+        &[
+            format!("DROP DATABASE `{neighbour}`"),
+            format!("DROP USER '{username}'@'%'"),
+        ],
+    )
+    .await;
+}
+
+/// The account the migrations run as (the master user) is never the application user: named as
+/// the app user it is not altered or stripped, named as the previous app user it is not dropped.
+#[tokio::test]
+async fn the_migrations_own_account_is_never_altered_revoked_or_dropped() {
+    use mysql_async::prelude::Queryable;
+    let db = TestDb::new().await;
+    let master = format!("{}_m", db.name);
+    root_run(
+        &db,
+        &[
+            format!("DROP USER IF EXISTS '{master}'@'%'"),
+            format!("CREATE USER '{master}'@'%' IDENTIFIED BY 'masterpw1'"),
+            format!("GRANT ALL PRIVILEGES ON *.* TO '{master}'@'%' WITH GRANT OPTION"),
+        ],
+    )
+    .await;
+    let master_url = url_as(&db, &master, "masterpw1", &db.name);
+    let still_master = || async {
+        let mut conn = mysql_async::Conn::from_url(&master_url).await.unwrap();
+        let grants: Vec<String> = conn.query("SHOW GRANTS").await.unwrap();
+        assert!(
+            grants
+                .iter()
+                .any(|g| g.starts_with("GRANT ALL PRIVILEGES ON *.*")),
+            "{grants:?}"
+        );
+    };
+
+    let mut as_master = database(&master_url);
+    as_master.app_user = app_user(&master, "anotherpw1");
+    let refused = send(&Migrator::with_database(as_master), "Create").await;
+    assert_eq!(refused.body["Status"], "FAILED", "{}", refused.body);
+    assert!(
+        refused.body["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("the account the migrations run as"),
+        "{}",
+        refused.body
+    );
+    still_master().await;
+
+    let app = format!("{}_n", db.name);
+    let mut as_master = database(&master_url);
+    as_master.app_user = app_user(&app, "apppw1");
+    let refused = send_update_from(&Migrator::with_database(as_master), &master).await;
+    assert_eq!(refused.body["Status"], "FAILED", "{}", refused.body);
+    still_master().await;
+
+    root_run(
+        &db,
+        &[
+            format!("DROP USER IF EXISTS '{app}'@'%'"),
+            format!("DROP USER '{master}'@'%'"),
+        ],
+    )
+    .await;
+}
+
+/// A new AppDatabaseUser: the old account goes, with its rights and its password.
+#[tokio::test]
+async fn renaming_the_app_user_drops_the_old_account() {
+    let db = TestDb::new().await;
+    let old = format!("{}_a", db.name);
+    let new = format!("{}_b", db.name);
+    let mut migrator_db = database(&db.url);
+    migrator_db.app_user = app_user(&old, "oldpw1");
+    let created = send(&Migrator::with_database(migrator_db), "Create").await;
+    assert_eq!(created.body["Status"], "SUCCESS", "{}", created.body);
+    mysql_async::Conn::from_url(url_as(&db, &old, "oldpw1", &db.name))
+        .await
+        .unwrap();
+
+    let mut migrator_db = database(&db.url);
+    migrator_db.app_user = app_user(&new, "newpw1");
+    let migrator = Migrator::with_database(migrator_db);
+    let renamed = send_update_from(&migrator, &old).await;
+    assert_eq!(renamed.body["Status"], "SUCCESS", "{}", renamed.body);
+    assert!(renamed.body["Reason"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("previous database user {old} dropped")));
+    let app = test_app(&db);
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) FROM mysql.user WHERE User = '{old}'")
+        )
+        .await,
+        0
+    );
+    assert!(
+        mysql_async::Conn::from_url(url_as(&db, &old, "oldpw1", &db.name))
+            .await
+            .is_err()
+    );
+    // The next update names the new user as the previous one: nothing is dropped.
+    let again = send_update_from(&migrator, &new).await;
+    assert_eq!(again.body["Status"], "SUCCESS", "{}", again.body);
+    mysql_async::Conn::from_url(url_as(&db, &new, "newpw1", &db.name))
+        .await
+        .unwrap();
+    root_run(&db, &[format!("DROP USER '{new}'@'%'")]).await;
+}
+
+/// Retention runs in the migrate function (the operator's user) on the stack's schedule, in
+/// bounded batches until nothing old is left.
+#[tokio::test]
+async fn purge_audit_removes_the_events_past_the_retention_and_nothing_else() {
+    use mysql_async::prelude::Queryable;
+    let db = TestDb::new().await;
+    let mut migrator_db = database(&db.url);
+    migrator_db.audit_retention_days = 30;
+    let migrator = Migrator::with_database(migrator_db);
+    let app = test_app(&db);
+    let mut conn = app.pool.get_conn().await.unwrap();
+    conn.query_drop(
+        "INSERT INTO audit_event (at, action, detail) \
+         SELECT UTC_TIMESTAMP(6) - INTERVAL 31 DAY, 'logout', '{\"scope\":\"local\"}' \
+         FROM information_schema.columns LIMIT 700",
+    )
+    .await
+    .unwrap();
+    conn.query_drop(
+        "INSERT INTO audit_event (at, action, detail) \
+         VALUES (UTC_TIMESTAMP(6) - INTERVAL 29 DAY, 'logout', '{\"scope\":\"local\"}')",
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let old = "SELECT COUNT(*) FROM audit_event WHERE at < UTC_TIMESTAMP(6) - INTERVAL 30 DAY";
+    assert_eq!(count(&app, old).await, 700);
+
+    let purged = act(&migrator, json!({ "action": "purge-audit" }))
+        .await
+        .unwrap();
+    assert_eq!(purged, json!({ "removed": 700, "retentionDays": 30 }));
+    assert_eq!(count(&app, old).await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_event").await, 1);
+    let again = act(&migrator, json!({ "action": "purge-audit" }))
+        .await
+        .unwrap();
+    assert_eq!(again["removed"], 0);
 }

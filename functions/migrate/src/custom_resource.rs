@@ -21,6 +21,20 @@ pub struct CustomResourceRequest {
     pub logical_resource_id: String,
     #[serde(default)]
     pub physical_resource_id: Option<String>,
+    /// An Update's properties before it: `AppDatabaseUser` names the account a rename leaves
+    /// behind.
+    #[serde(default)]
+    pub old_resource_properties: Option<Value>,
+}
+
+impl CustomResourceRequest {
+    /// The application user name before this Update, when the stack gave one.
+    pub fn previous_app_user(&self) -> Option<&str> {
+        self.old_resource_properties
+            .as_ref()?
+            .get("AppDatabaseUser")?
+            .as_str()
+    }
 }
 
 #[derive(Debug, Serialize, PartialEq)]

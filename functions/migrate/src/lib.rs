@@ -4,7 +4,15 @@
 //!   the outcome is PUT to the pre-signed S3 URL CloudFormation gave, whatever happened;
 //! - by an operator: `{"action": "migrate"}`, or `{"action": "bootstrap-admin", "cellnumber":
 //!   "..."}` to create the first admin (with a generated password, returned once, unless one is
-//!   given as `"password"`; `"force": true` resets the password of that existing admin).
+//!   given as `"password"`; `"force": true` resets the password of that existing admin); either
+//!   writes an `admin.bootstrapped` audit event in the transaction of the change;
+//! - by the stack's schedule: `{"action": "purge-audit"}` removes the audit events older than
+//!   `AUDIT_RETENTION_DAYS`. It runs here, with the operator's database user, because the HTTP
+//!   functions' user may not delete audit events.
+//!
+//! Its resource policy admits CloudFormation only; IAM principals of the account whose own
+//! policies allow `lambda:InvokeFunction` on it can still invoke it (that is how an operator runs
+//! the actions), so grant that only to those who may hold the database's master user.
 //!
 //! Nothing is loaded before the runtime loop starts: the secrets and the database are read in the
 //! handler, so a misconfiguration (no route to Secrets Manager, a key it may not use, a malformed
@@ -91,6 +99,7 @@ pub enum Action {
         #[serde(default)]
         force: bool,
     },
+    PurgeAudit,
 }
 
 pub async fn handler(
@@ -124,7 +133,7 @@ pub async fn handler(
     let database = tokio::time::timeout(budget, migrator.database())
         .await
         .map_err(|_| format!("loading the configuration took longer than {budget:?}"))??;
-    Ok(run_action(database, action).await?)
+    Ok(run_action(database, action, budget).await?)
 }
 
 /// [`CUSTOM_RESOURCE_BUDGET`], or less when the invocation's deadline is nearer.
@@ -150,7 +159,9 @@ pub async fn custom_resource(
     budget: Duration,
 ) -> CustomResourceResponse {
     let outcome = match request.request_type.as_str() {
-        "Create" | "Update" => apply_migrations(migrator, budget).await,
+        "Create" | "Update" => {
+            apply_migrations(migrator, request.previous_app_user(), budget).await
+        }
         "Delete" => Ok(("schema left in place".to_owned(), json!({}))),
         other => Err(format!("unknown RequestType {other}")),
     };
@@ -159,6 +170,7 @@ pub async fn custom_resource(
 
 async fn apply_migrations(
     migrator: &Migrator,
+    previous_app_user: Option<&str>,
     budget: Duration,
 ) -> Result<(String, Value), String> {
     let started = std::time::Instant::now();
@@ -191,14 +203,19 @@ async fn apply_migrations(
         .await
         .map_err(|e| e.to_string())?;
     let mut reason = format!("{applied} migration(s) applied");
-    if let Some(granted) = ensure_app_user(database).await? {
+    if let Some(granted) = ensure_app_user(database, previous_app_user).await? {
         reason = format!("{reason}; {granted}");
     }
     Ok((reason, json!({ "Applied": applied })))
 }
 
-/// Creates or updates the HTTP functions' database user, when the stack gives one.
-async fn ensure_app_user(database: &Database) -> Result<Option<String>, String> {
+/// Creates or updates the HTTP functions' database user, when the stack gives one; and drops
+/// the account of its previous name after a rename (`previous`, from the Update's old
+/// properties), once the new one is in place.
+async fn ensure_app_user(
+    database: &Database,
+    previous: Option<&str>,
+) -> Result<Option<String>, String> {
     let Some(user) = &database.app_user else {
         return Ok(None);
     };
@@ -207,19 +224,48 @@ async fn ensure_app_user(database: &Database) -> Result<Option<String>, String> 
         .get_conn()
         .await
         .map_err(|error| format!("cannot connect to the database: {error}"))?;
-    shared::app_user::ensure(&mut conn, user)
+    let mut done = shared::app_user::ensure(&mut conn, user)
         .await
-        .map(Some)
-        .map_err(|error| error.to_string())
+        .map_err(|error| error.to_string())?;
+    if let Some(previous) = previous {
+        if let Some(dropped) = shared::app_user::drop_previous(&mut conn, previous, user)
+            .await
+            .map_err(|error| error.to_string())?
+        {
+            done = format!("{done}; {dropped}");
+        }
+    }
+    Ok(Some(done))
 }
 
-async fn run_action(database: &Database, action: Action) -> Result<Value, String> {
+async fn run_action(
+    database: &Database,
+    action: Action,
+    budget: Duration,
+) -> Result<Value, String> {
     match action {
+        Action::PurgeAudit => {
+            let mut conn = database
+                .pool
+                .get_conn()
+                .await
+                .map_err(|error| format!("cannot connect to the database: {error}"))?;
+            let removed =
+                shared::audit::purge_expired(&mut conn, database.audit_retention_days, budget)
+                    .await
+                    .map_err(|error| format!("audit purge failed: {error}"))?;
+            tracing::info!(
+                removed,
+                retention_days = database.audit_retention_days,
+                "purge-audit"
+            );
+            Ok(json!({ "removed": removed, "retentionDays": database.audit_retention_days }))
+        }
         Action::Migrate => {
             let applied = shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
-            let app_user = ensure_app_user(database).await?;
+            let app_user = ensure_app_user(database, None).await?;
             Ok(json!({ "applied": applied, "appUser": app_user }))
         }
         Action::BootstrapAdmin {

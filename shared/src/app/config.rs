@@ -93,8 +93,6 @@ pub struct Config {
     /// Upper bound on the database work of one request, so an unreachable database gives a 503
     /// well within the function's timeout instead of a hung invocation.
     pub request_timeout: Duration,
-    /// Audit events older than this many days are removed (a bounded batch per login).
-    pub audit_retention_days: u32,
     /// `DB_PROXY`: prepared statements (off, direct to MySQL) or text statements (on, behind
     /// RDS Proxy, which multiplexes only sessions without state).
     pub statement_mode: StatementMode,
@@ -174,12 +172,6 @@ impl Config {
             DEFAULT_REQUEST_TIMEOUT_MS,
             100..=60_000,
         )?;
-        let audit_retention_days = parse_number(
-            "AUDIT_RETENTION_DAYS",
-            get("AUDIT_RETENTION_DAYS"),
-            DEFAULT_AUDIT_RETENTION_DAYS,
-            1..=36_500,
-        )?;
         let db_idle_timeout_seconds = parse_number(
             "DB_IDLE_TIMEOUT_SECONDS",
             get("DB_IDLE_TIMEOUT_SECONDS"),
@@ -199,7 +191,6 @@ impl Config {
             login_max_failures_total,
             login_window: Duration::from_secs(login_window_seconds),
             request_timeout: Duration::from_millis(request_timeout_ms),
-            audit_retention_days,
         })
     }
 }
@@ -240,6 +231,17 @@ impl DatabaseConfig {
             )?,
         })
     }
+}
+
+/// `AUDIT_RETENTION_DAYS`: audit events older than this are removed, by the `migrate` function
+/// only (the request path may not delete them).
+pub fn audit_retention_days(lookup: &impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    parse_number(
+        "AUDIT_RETENTION_DAYS",
+        non_empty(lookup, "AUDIT_RETENTION_DAYS"),
+        DEFAULT_AUDIT_RETENTION_DAYS,
+        1..=36_500,
+    )
 }
 
 /// Loads `.env` from the working directory when there is one; variables already set win.

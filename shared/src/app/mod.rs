@@ -77,6 +77,8 @@ pub struct Database {
     pub bcrypt_cost: u32,
     /// The user the HTTP functions connect as, to create or bring up to date after migrating.
     pub app_user: Option<crate::app_user::AppUser>,
+    /// How long audit events are kept: the scheduled purge removes older ones.
+    pub audit_retention_days: u32,
 }
 
 impl Database {
@@ -84,8 +86,11 @@ impl Database {
         let (vars, mut resolved) = resolved_environment().await?;
         let config = DatabaseConfig::from_lookup(&|name: &str| vars.get(name).cloned())?;
         let app_user = secrets::app_user(&vars).await?;
+        let audit_retention_days =
+            crate::config::audit_retention_days(&|name: &str| vars.get(name).cloned())?;
         Ok(Self {
             app_user,
+            audit_retention_days,
             pool: rotating_pool(
                 config.database_url.expose(),
                 config.database_tls,
@@ -101,6 +106,7 @@ impl Database {
             pool: DbPool::new(config.database_url.expose(), config.database_tls)?,
             bcrypt_cost: config.bcrypt_cost,
             app_user: None,
+            audit_retention_days: crate::config::DEFAULT_AUDIT_RETENTION_DAYS,
         })
     }
 }

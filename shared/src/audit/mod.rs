@@ -68,10 +68,15 @@ pub enum Event<'a> {
     UserDeleted {
         cellnumber: &'a str,
     },
+    /// An operator's `bootstrap-admin` created the first admin or (with `force`) reset an
+    /// admin's password: no signed-in actor, no address, but never silent.
+    AdminBootstrapped {
+        outcome: &'static str,
+    },
 }
 
 /// Every action, as `GET /api/audit?action=` names it.
-pub const ACTIONS: [&str; 10] = [
+pub const ACTIONS: [&str; 11] = [
     "login.succeeded",
     "login.failed",
     "logout",
@@ -82,6 +87,7 @@ pub const ACTIONS: [&str; 10] = [
     "user.created",
     "user.updated",
     "user.deleted",
+    "admin.bootstrapped",
 ];
 
 /// A cellnumber that cannot be one (login refuses it before any query) is kept to this many
@@ -101,6 +107,7 @@ impl Event<'_> {
             Self::UserCreated { .. } => "user.created",
             Self::UserUpdated { .. } => "user.updated",
             Self::UserDeleted { .. } => "user.deleted",
+            Self::AdminBootstrapped { .. } => "admin.bootstrapped",
         }
     }
 
@@ -119,6 +126,7 @@ impl Event<'_> {
             Self::UserCreated { role_id } => json!({ "roleId": role_id }),
             Self::UserUpdated { fields } => json!({ "fields": fields }),
             Self::UserDeleted { cellnumber } => json!({ "cellnumber": cellnumber }),
+            Self::AdminBootstrapped { outcome } => json!({ "outcome": outcome }),
         }
     }
 }
@@ -261,12 +269,34 @@ fn values(parties: Parties<'_>, event: &Event<'_>) -> [Value; 5] {
     ]
 }
 
-/// Removes a bounded batch of events older than the retention.
-pub(crate) fn remove_expired_statement(retention_days: u32) -> Statement {
-    Statement::new(
-        "DELETE FROM audit_event WHERE at < UTC_TIMESTAMP(6) - INTERVAL ? DAY LIMIT 500",
-        [retention_days.into()],
-    )
+/// Events removed per statement: a short lock on the index range, and a bounded undo log.
+const PURGE_BATCH: u64 = 500;
+
+/// Removes the events older than `retention_days`, in batches, until none is left or `budget`
+/// is spent; returns how many went. Only the `migrate` function runs it, with the operator's
+/// database user: the application's user may insert and read events, never delete them, so an
+/// intruder in the request path cannot erase its own trail.
+pub async fn purge_expired(
+    conn: &mut mysql_async::Conn,
+    retention_days: u32,
+    budget: std::time::Duration,
+) -> Result<u64, mysql_async::Error> {
+    use mysql_async::prelude::Queryable;
+    let started = std::time::Instant::now();
+    let mut removed = 0;
+    while started.elapsed() < budget {
+        conn.exec_drop(
+            "DELETE FROM audit_event WHERE at < UTC_TIMESTAMP(6) - INTERVAL ? DAY LIMIT 500",
+            (retention_days,),
+        )
+        .await?;
+        let batch = conn.affected_rows();
+        removed += batch;
+        if batch < PURGE_BATCH {
+            break;
+        }
+    }
+    Ok(removed)
 }
 
 // --- reading --------------------------------------------------------------------------------------
@@ -445,6 +475,7 @@ mod tests {
             Event::UserDeleted {
                 cellnumber: "+1555",
             },
+            Event::AdminBootstrapped { outcome: "reset" },
         ];
         let actions: Vec<&str> = events.iter().map(Event::action).collect();
         assert_eq!(actions, ACTIONS);

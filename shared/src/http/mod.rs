@@ -14,7 +14,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::error::{ApiError, FieldError, MAX_BODY_BYTES};
-use crate::source_ip::SourceIp;
+use crate::source_ip::{Edge, SourceIp, ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER};
 use crate::App;
 
 pub use lambda_http::Error;
@@ -135,7 +135,10 @@ where
         user_id = tracing::field::Empty
     );
     async move {
-        let outcome = match unrouted_on(route, event) {
+        // Behind CloudFront, a request that went around it (and its WAF) is refused.
+        let around_the_edge =
+            (!edge().admits(header(event, ORIGIN_VERIFY_HEADER))).then_some(ApiError::Forbidden);
+        let outcome = match around_the_edge.or_else(|| unrouted_on(route, event)) {
             Some(error) => Err(error),
             None => match tokio::time::timeout(timeout, operation).await {
                 Ok(outcome) => outcome,
@@ -247,8 +250,20 @@ pub fn authorization(event: &Request) -> Option<&str> {
     event.headers().get(AUTHORIZATION)?.to_str().ok()
 }
 
+/// How requests reach this function (`EDGE_ORIGIN_SECRET`, read once per instance).
+fn edge() -> &'static Edge {
+    static EDGE: std::sync::OnceLock<Edge> = std::sync::OnceLock::new();
+    EDGE.get_or_init(|| Edge::from_setting(std::env::var("EDGE_ORIGIN_SECRET").ok().as_deref()))
+}
+
+fn header<'a>(event: &'a Request, name: &str) -> Option<&'a [u8]> {
+    event.headers().get(name).map(HeaderValue::as_bytes)
+}
+
 /// The client's address as API Gateway saw it (HTTP API: `requestContext.http.sourceIp`; REST
-/// API: `requestContext.identity.sourceIp`), never a header the client sets.
+/// API: `requestContext.identity.sourceIp`), never a header the client sets; behind the stack's
+/// CloudFront distribution, the viewer address CloudFront reports on a request that carries the
+/// distribution's origin secret (see [`Edge`]).
 pub fn source_ip(event: &Request) -> SourceIp {
     use lambda_http::request::RequestContext;
     let raw = match event.request_context_ref() {
@@ -256,7 +271,11 @@ pub fn source_ip(event: &Request) -> SourceIp {
         Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.as_deref(),
         _ => None,
     };
-    SourceIp::parse(raw)
+    edge().client(
+        raw,
+        header(event, ORIGIN_VERIFY_HEADER),
+        header(event, VIEWER_ADDRESS_HEADER).and_then(|v| std::str::from_utf8(v).ok()),
+    )
 }
 
 /// The JSON body, checked for size and content type, decoded into `T` with unknown fields and

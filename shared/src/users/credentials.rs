@@ -152,10 +152,11 @@ async fn upgrade_hash(conn: &mut DbConn, user_id: u64, password: &str, hash: &st
     }
 }
 
-/// Keeps `session`, `access_token`, `login_attempt` and `audit_event` from growing without
-/// bound, a bounded batch per login; a failure here must not fail the login it rides on. (An
-/// expired session takes its tokens with it.) A refused login's `event` goes first in the same
-/// query.
+/// Keeps `session`, `access_token` and `login_attempt` from growing without bound, a bounded
+/// batch per login; a failure here must not fail the login it rides on. (An expired session
+/// takes its tokens with it.) A refused login's `event` goes first in the same query. Audit
+/// events are not among them: the request path may not delete those (see
+/// [`audit::purge_expired`]).
 async fn remove_expired(conn: &mut DbConn, config: &crate::Config, event: Option<Statement>) {
     let mut statements: Vec<Statement> = event.into_iter().collect();
     statements.extend([
@@ -168,7 +169,6 @@ async fn remove_expired(conn: &mut DbConn, config: &crate::Config, event: Option
             [],
         ),
         throttle::remove_stale_statement(config.login_window),
-        audit::remove_expired_statement(config.audit_retention_days),
     ]);
     if let Err(error) = sql_batch::run_each(conn, &statements).await {
         tracing::warn!(%error, "expired row clean-up failed");

@@ -2,10 +2,12 @@
 //! `bootstrap-admin` action) when no admin exists yet. It is deliberately not a general
 //! "make this user an admin" tool: anyone allowed to run it could otherwise take over any account.
 
+use crate::audit::{self, Event, Parties};
 use crate::error::ApiError;
 use crate::password;
 use crate::policy::Role;
 use crate::sessions::{end_sessions, Ended};
+use crate::source_ip::SourceIp;
 use crate::statements::{DbConn, DbTx, Statements};
 
 /// What [`bootstrap_admin`] is asked to do.
@@ -110,6 +112,7 @@ async fn decide_locked(
             )
             .await?;
             end_sessions(tx, id, Ended::All).await?;
+            record_bootstrap(tx, id, "reset").await?;
             Ok(AdminBootstrap::Reset(id))
         }
         None if !admins.is_empty() => Err(ApiError::Conflict(ADMIN_EXISTS)),
@@ -121,9 +124,25 @@ async fn decide_locked(
                     (request.name.trim(), request.cellnumber, hash),
                 )
                 .await?;
-            Ok(AdminBootstrap::Created(
-                created.last_insert_id.unwrap_or_default(),
-            ))
+            let id = created.last_insert_id.unwrap_or_default();
+            record_bootstrap(tx, id, "created").await?;
+            Ok(AdminBootstrap::Created(id))
         }
     }
+}
+
+/// The `admin.bootstrapped` event, in the transaction of the change: an operator's takeover of
+/// an admin account is in the audit log like any other change.
+async fn record_bootstrap(
+    tx: &mut DbTx<'_>,
+    admin_id: u64,
+    outcome: &'static str,
+) -> Result<(), ApiError> {
+    let nowhere = SourceIp::parse(None);
+    let parties = Parties {
+        actor_id: None,
+        target_id: Some(admin_id),
+        source: &nowhere,
+    };
+    audit::record(tx, parties, &Event::AdminBootstrapped { outcome }).await
 }
