@@ -200,18 +200,19 @@ pub mod mysql_codes {
 }
 
 impl From<mysql_async::Error> for ApiError {
+    /// The text kept (and logged with a 5xx) is the error's summary: a server's message may quote
+    /// the values of the statement (see `db_error`).
     fn from(error: mysql_async::Error) -> Self {
+        let text = format!("database: {}", crate::db_error::Summarized(&error));
         match error {
             // The connection failed or broke: the database is unreachable, not the request wrong.
-            mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => {
-                Self::Unavailable(error.to_string())
-            }
+            mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => Self::Unavailable(text),
             mysql_async::Error::Server(ref server)
                 if mysql_codes::TRANSIENT.contains(&server.code) =>
             {
-                Self::Unavailable(error.to_string())
+                Self::Unavailable(text)
             }
-            other => Self::Internal(other.to_string()),
+            _ => Self::Internal(text),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod db_error;
 pub mod error;
 pub mod http;
 pub mod key_ring;

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::admin::{bootstrap_admin, AdminBootstrap, AdminRequest};
 use shared::app::Database;
+use shared::db_error::Summarized;
 
 pub use custom_resource::{
     is_s3_response_url, CustomResourceRequest, CustomResourceResponse, Responder,
@@ -170,7 +171,7 @@ async fn apply_migrations(
             .pool
             .get_conn()
             .await
-            .map_err(|error| format!("cannot connect to the database: {error}"))?;
+            .map_err(|error| format!("cannot connect to the database: {}", Summarized(&error)))?;
         Ok::<_, String>((database, conn))
     })
     .await;
@@ -206,7 +207,7 @@ async fn ensure_app_user(database: &Database) -> Result<Option<String>, String> 
         .pool
         .get_conn()
         .await
-        .map_err(|error| format!("cannot connect to the database: {error}"))?;
+        .map_err(|error| format!("cannot connect to the database: {}", Summarized(&error)))?;
     shared::app_user::ensure(&mut conn, user)
         .await
         .map(Some)
@@ -233,7 +234,11 @@ async fn run_action(database: &Database, action: Action) -> Result<Value, String
             shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut conn = database.pool.conn().await.map_err(|e| e.to_string())?;
+            let mut conn = database
+                .pool
+                .conn()
+                .await
+                .map_err(|error| Summarized(&error).to_string())?;
             let name = name.unwrap_or_else(|| "Administrator".to_owned());
             let request = AdminRequest {
                 name: &name,
