@@ -158,9 +158,8 @@ mod tests {
     #[test]
     fn driver_and_url_errors_keep_their_name_only() {
         let row_value = mysql_async::Value::Bytes(VALUE.as_bytes().to_vec());
-        let driver = mysql_async::Error::Driver(mysql_async::DriverError::FromValue {
-            value: row_value,
-        });
+        let driver =
+            mysql_async::Error::Driver(mysql_async::DriverError::FromValue { value: row_value });
         assert_eq!(Summarized(&driver).to_string(), "driver error FromValue");
         let url = mysql_async::Error::Url(mysql_async::UrlError::InvalidParamValue {
             param: "password".into(),

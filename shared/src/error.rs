@@ -292,6 +292,20 @@ mod tests {
     }
 
     #[test]
+    fn a_database_error_keeps_no_text_of_the_server() {
+        let error = mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1062,
+            message: "Duplicate entry 'ada@example.com' for key 'x'".into(),
+            state: "23000".into(),
+        });
+        let text = ApiError::from(error).to_string();
+        assert_eq!(
+            text,
+            "internal error: database: server error 1062 (SQLSTATE 23000)"
+        );
+    }
+
+    #[test]
     fn validation_detail_is_a_list_of_loc_and_msg() {
         let body = ApiError::validation(&["body", "cellnumber"], "bad").body();
         assert_eq!(body["detail"][0]["loc"][1], "cellnumber");

@@ -439,19 +439,19 @@ mod tests {
     #[test]
     fn names_with_control_or_format_characters_are_refused() {
         for bad in [
-            "Ada\u{202E}ecalevol",   // RIGHT-TO-LEFT OVERRIDE
-            "Ada\u{2066}x\u{2069}",  // LEFT-TO-RIGHT ISOLATE, POP DIRECTIONAL ISOLATE
-            "Ad\u{200B}a",           // ZERO WIDTH SPACE
-            "Ad\u{200D}a",           // ZERO WIDTH JOINER
-            "\u{FEFF}Ada",           // ZERO WIDTH NO-BREAK SPACE (BOM)
-            "Ada\u{00AD}",           // SOFT HYPHEN
-            "Ada\u{061C}",           // ARABIC LETTER MARK
-            "Ada\u{E0041}",          // TAG LATIN CAPITAL LETTER A
-            "Ada\u{1D173}",          // MUSICAL SYMBOL BEGIN BEAM
-            "Ada\nLovelace",         // Cc inside
-            "Ada\u{7}",              // BEL
-            "Ada\u{85}x",            // NEXT LINE (C1)
-            "Ada\t",                 // trimmed away, but still sent
+            "Ada\u{202E}ecalevol",  // RIGHT-TO-LEFT OVERRIDE
+            "Ada\u{2066}x\u{2069}", // LEFT-TO-RIGHT ISOLATE, POP DIRECTIONAL ISOLATE
+            "Ad\u{200B}a",          // ZERO WIDTH SPACE
+            "Ad\u{200D}a",          // ZERO WIDTH JOINER
+            "\u{FEFF}Ada",          // ZERO WIDTH NO-BREAK SPACE (BOM)
+            "Ada\u{00AD}",          // SOFT HYPHEN
+            "Ada\u{061C}",          // ARABIC LETTER MARK
+            "Ada\u{E0041}",         // TAG LATIN CAPITAL LETTER A
+            "Ada\u{1D173}",         // MUSICAL SYMBOL BEGIN BEAM
+            "Ada\nLovelace",        // Cc inside
+            "Ada\u{7}",             // BEL
+            "Ada\u{85}x",           // NEXT LINE (C1)
+            "Ada\t",                // trimmed away, but still sent
         ] {
             let failure = name_rule(bad).expect_err(bad);
             assert_eq!(failure.message.as_deref(), Some(NAME_CHARACTERS), "{bad:?}");
@@ -508,12 +508,18 @@ mod tests {
         assert!(serde_json::from_str::<ProfilePatch>(r#"{"name":null}"#).is_err());
         let cleared: ProfilePatch =
             serde_json::from_str(r#"{"email":null,"profilepic":null}"#).unwrap();
-        assert_eq!((cleared.email, cleared.profilepic), (Some(None), Some(None)));
+        assert_eq!(
+            (cleared.email, cleared.profilepic),
+            (Some(None), Some(None))
+        );
         for body in [
             r#"{"currentPassword":null,"newPassword":"12345678"}"#,
             r#"{"currentPassword":"12345678","newPassword":null}"#,
         ] {
-            assert!(serde_json::from_str::<PasswordChange>(body).is_err(), "{body}");
+            assert!(
+                serde_json::from_str::<PasswordChange>(body).is_err(),
+                "{body}"
+            );
         }
         // Absent is still absent.
         let absent: UserPatch = serde_json::from_str(r#"{"name":"Ada"}"#).unwrap();
@@ -543,9 +549,13 @@ mod tests {
         for (path, item) in document["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {
                 for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                    assert!(!allows_null(&parameter["schema"]), "{method} {path} {parameter}");
+                    assert!(
+                        !allows_null(&parameter["schema"]),
+                        "{method} {path} {parameter}"
+                    );
                 }
-                let reference = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+                let reference =
+                    &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
                 let Some(name) = reference.as_str().and_then(|r| r.rsplit('/').next()) else {
                     continue;
                 };

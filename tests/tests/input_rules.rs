@@ -45,9 +45,13 @@ fn new_user(cellnumber: &str) -> Value {
 /// A 422 whose single `{loc, msg}` names `field` of the body.
 fn assert_field_refused(answer: &Answer, field: &str) {
     answer.assert_error(422);
-    let detail = answer.body["detail"].as_array().expect("a list of {loc, msg}");
+    let detail = answer.body["detail"]
+        .as_array()
+        .expect("a list of {loc, msg}");
     assert!(
-        detail.iter().any(|item| item["loc"] == json!(["body", field])),
+        detail
+            .iter()
+            .any(|item| item["loc"] == json!(["body", field])),
         "{field}: {}",
         answer.body
     );
@@ -120,7 +124,9 @@ async fn null_is_refused_for_every_field_that_cannot_be_null() {
         call!(
             change_password,
             &f.app,
-            Event::v2("change-password").bearer(&f.user).json_body(&body)
+            Event::v2("change-password")
+                .bearer(&f.user)
+                .json_body(&body)
         )
         .assert_error(422);
     }

@@ -167,11 +167,10 @@ async fn apply_migrations(
     // bounded here. Nothing has been changed yet, so cutting it off is harmless.
     let ready = tokio::time::timeout(budget, async {
         let database = migrator.database().await?;
-        let conn = database
-            .pool
-            .get_conn()
-            .await
-            .map_err(|error| format!("cannot connect to the database: {}", Summarized(&error)))?;
+        let conn =
+            database.pool.get_conn().await.map_err(|error| {
+                format!("cannot connect to the database: {}", Summarized(&error))
+            })?;
         Ok::<_, String>((database, conn))
     })
     .await;
