@@ -200,18 +200,19 @@ pub mod mysql_codes {
 }
 
 impl From<mysql_async::Error> for ApiError {
+    /// The text kept (and logged with a 5xx) is the error's summary: a server's message may quote
+    /// the values of the statement (see `db_error`).
     fn from(error: mysql_async::Error) -> Self {
+        let text = format!("database: {}", crate::db_error::Summarized(&error));
         match error {
             // The connection failed or broke: the database is unreachable, not the request wrong.
-            mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => {
-                Self::Unavailable(error.to_string())
-            }
+            mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => Self::Unavailable(text),
             mysql_async::Error::Server(ref server)
                 if mysql_codes::TRANSIENT.contains(&server.code) =>
             {
-                Self::Unavailable(error.to_string())
+                Self::Unavailable(text)
             }
-            other => Self::Internal(other.to_string()),
+            _ => Self::Internal(text),
         }
     }
 }
@@ -288,6 +289,20 @@ mod tests {
         for code in [1064, 1054] {
             assert_eq!(ApiError::from(server_error(code)).status(), 500, "{code}");
         }
+    }
+
+    #[test]
+    fn a_database_error_keeps_no_text_of_the_server() {
+        let error = mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1062,
+            message: "Duplicate entry 'ada@example.com' for key 'x'".into(),
+            state: "23000".into(),
+        });
+        let text = ApiError::from(error).to_string();
+        assert_eq!(
+            text,
+            "internal error: database: server error 1062 (SQLSTATE 23000)"
+        );
     }
 
     #[test]

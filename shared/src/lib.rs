@@ -31,7 +31,7 @@ pub use auth::{key_ring, password, policy, random as secure_random, source_ip, t
 pub use aws::key_rotation;
 pub(crate) use aws::sdk_http;
 pub(crate) use db::sockets;
-pub use db::{account as app_user, batch as sql_batch, pool, statements};
+pub use db::{account as app_user, batch as sql_batch, errors as db_error, pool, statements};
 pub use http::{openapi, routes};
 pub use users::{credentials, first_admin as admin, search as user_search, user, validation};
 pub(crate) use users::{last_admin, update as user_updates};

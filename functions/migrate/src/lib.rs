@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::admin::{bootstrap_admin, AdminBootstrap, AdminRequest};
 use shared::app::Database;
+use shared::db_error::Summarized;
 
 pub use custom_resource::{
     is_s3_response_url, CustomResourceRequest, CustomResourceResponse, Responder,
@@ -178,11 +179,10 @@ async fn apply_migrations(
     // bounded here. Nothing has been changed yet, so cutting it off is harmless.
     let ready = tokio::time::timeout(budget, async {
         let database = migrator.database().await?;
-        let conn = database
-            .pool
-            .get_conn()
-            .await
-            .map_err(|error| format!("cannot connect to the database: {error}"))?;
+        let conn =
+            database.pool.get_conn().await.map_err(|error| {
+                format!("cannot connect to the database: {}", Summarized(&error))
+            })?;
         Ok::<_, String>((database, conn))
     })
     .await;
@@ -223,7 +223,7 @@ async fn ensure_app_user(
         .pool
         .get_conn()
         .await
-        .map_err(|error| format!("cannot connect to the database: {error}"))?;
+        .map_err(|error| format!("cannot connect to the database: {}", Summarized(&error)))?;
     let mut done = shared::app_user::ensure(&mut conn, user)
         .await
         .map_err(|error| error.to_string())?;
@@ -249,7 +249,7 @@ async fn run_action(
                 .pool
                 .get_conn()
                 .await
-                .map_err(|error| format!("cannot connect to the database: {error}"))?;
+                .map_err(|error| format!("cannot connect to the database: {}", Summarized(&error)))?;
             let removed =
                 shared::audit::purge_expired(&mut conn, database.audit_retention_days, budget)
                     .await
@@ -279,7 +279,11 @@ async fn run_action(
             shared::db::migrate(&database.pool.current())
                 .await
                 .map_err(|e| e.to_string())?;
-            let mut conn = database.pool.conn().await.map_err(|e| e.to_string())?;
+            let mut conn = database
+                .pool
+                .conn()
+                .await
+                .map_err(|error| Summarized(&error).to_string())?;
             let name = name.unwrap_or_else(|| "Administrator".to_owned());
             let request = AdminRequest {
                 name: &name,

@@ -29,8 +29,8 @@ pub fn init() {
     let _ = result;
 }
 
-/// The JSON lines subscriber, writing to `writer`.
-fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+/// The JSON lines subscriber, writing to `writer` (tests read what a function logs through it).
+pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {

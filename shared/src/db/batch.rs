@@ -77,7 +77,10 @@ pub async fn answers_in_transaction(
             // A statement failed, so COMMIT never ran: the transaction is still open on this
             // connection, which goes back to the pool.
             if let Err(rollback) = conn.query_drop("ROLLBACK").await {
-                tracing::warn!(%rollback, "rollback after a failed batch failed");
+                tracing::warn!(
+                    rollback = %crate::db_error::Summarized(&rollback),
+                    "rollback after a failed batch failed"
+                );
             }
             Err(error)
         }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod batch;
+pub mod errors;
 pub mod pool;
 pub(crate) mod sockets;
 pub mod statements;
@@ -15,6 +16,7 @@ use crate::config::DatabaseTls;
 use crate::pool::{EscapingByConnection, SessionSettings};
 use crate::statements::Escaping;
 
+use crate::db_error::{summarize_migration, Summarized};
 use crate::error::ApiError;
 
 mod embedded {
@@ -39,14 +41,15 @@ pub enum DbSetupError {
     MissingDatabaseName,
     #[error("database name {0:?} may only contain letters, digits, _ and $")]
     InvalidDatabaseName(String),
-    #[error("cannot reach MySQL at {address}: {source}")]
+    // The database's errors are shown summarized (`db_error`): this text reaches logs.
+    #[error("cannot reach MySQL at {address}: {}", Summarized(source))]
     Unreachable {
         address: String,
         source: mysql_async::Error,
     },
-    #[error("MySQL refused the operation: {0}")]
+    #[error("MySQL refused the operation: {}", Summarized(.0))]
     Server(#[from] mysql_async::Error),
-    #[error("migration failed: {0}")]
+    #[error("migration failed: {}", summarize_migration(.0))]
     Migration(#[from] refinery::Error),
     #[error("the application database user cannot be set up: {0}")]
     InvalidAppUser(String),
@@ -208,7 +211,7 @@ pub async fn finish<T>(
         }
         Err(error) => {
             if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(%rollback, "rollback failed");
+                tracing::warn!(rollback = %Summarized(&rollback), "rollback failed");
             }
             Err(error)
         }
@@ -260,7 +263,10 @@ pub async fn migrate_waiting(pool: &Pool, lock_wait: Duration) -> Result<usize, 
         .query_drop(format!("DO RELEASE_LOCK({MIGRATION_LOCK})"))
         .await
     {
-        tracing::warn!(%error, "releasing the migration lock failed; it ends with the session");
+        tracing::warn!(
+            error = %Summarized(&error),
+            "releasing the migration lock failed; it ends with the session"
+        );
     }
     Ok(outcome?.applied_migrations().len())
 }

@@ -312,13 +312,42 @@ pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
             ))
         }
     }
-    serde_json::from_slice(bytes).map_err(|error| {
-        let msg = match error.classify() {
-            serde_json::error::Category::Data => format!("invalid body: {error}"),
-            _ => "body is not valid JSON".to_owned(),
-        };
-        ApiError::Validation(vec![FieldError::new(&["body"], msg)])
-    })
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| ApiError::Validation(vec![body_error(&error)]))?;
+    // Text after the object.
+    deserializer
+        .end()
+        .map_err(|_| ApiError::validation(&["body"], "body is not valid JSON"))?;
+    Ok(value)
+}
+
+/// The `{loc, msg}` of a body serde refused: `loc` names the field when there is one (`["body",
+/// "isActive"]`), `msg` is serde's sentence without its line and column.
+fn body_error(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    use serde_path_to_error::Segment;
+    let inner = error.inner();
+    if inner.classify() != serde_json::error::Category::Data {
+        return FieldError::new(&["body"], "body is not valid JSON");
+    }
+    let mut loc = vec!["body".to_owned()];
+    for segment in error.path().iter() {
+        match segment {
+            Segment::Map { key } => loc.push(key.clone()),
+            Segment::Seq { index } => loc.push(index.to_string()),
+            Segment::Enum { variant } => loc.push(variant.clone()),
+            Segment::Unknown => break,
+        }
+    }
+    let text = inner.to_string();
+    let position = format!(" at line {} column {}", inner.line(), inner.column());
+    let msg = text.strip_suffix(&position).unwrap_or(&text);
+    let msg = if loc.len() == 1 {
+        format!("invalid body: {msg}")
+    } else {
+        msg.to_owned()
+    };
+    FieldError { loc, msg }
 }
 
 /// The `{id}` of the path, a positive whole number.

@@ -53,14 +53,31 @@ pub fn password_rule(value: &str) -> Result<(), ValidationError> {
 
 pub fn name_rule(value: &str) -> Result<(), ValidationError> {
     let chars = value.trim().chars().count();
-    if (1..=MAX_NAME_CHARS).contains(&chars) {
-        Ok(())
-    } else {
+    if !(1..=MAX_NAME_CHARS).contains(&chars) {
         Err(failure(
             "name",
             "must be 1 to 100 characters after trimming",
         ))
+    } else if value.chars().any(is_control_or_format) {
+        Err(failure("name", NAME_CHARACTERS))
+    } else {
+        Ok(())
     }
+}
+
+const NAME_CHARACTERS: &str = "must not contain control or format characters \
+     (Unicode Cc and Cf: line breaks, tabs, bidi overrides, zero-width characters)";
+
+/// Unicode general category Cc (controls) or Cf (format: bidi overrides and isolates, zero-width
+/// spaces and joiners, soft hyphens, ...): characters that make a name show as something other
+/// than what it is, or break the lines and tables it is shown in. The table is ICU4X's, already
+/// linked for IDNA; std knows only Cc (`char::is_control`).
+pub fn is_control_or_format(c: char) -> bool {
+    use icu_properties::props::GeneralCategory;
+    matches!(
+        icu_properties::CodePointMapData::<GeneralCategory>::new().get(c),
+        GeneralCategory::Control | GeneralCategory::Format
+    )
 }
 
 pub fn email_rule(value: &str) -> Result<(), ValidationError> {
@@ -103,7 +120,8 @@ pub fn email_key(email: &str) -> String {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 1 to 100 characters once white space is trimmed from both ends (the pattern: one character
-    /// that is not Unicode White_Space).
+    /// that is not Unicode White_Space), with no control or format character (Unicode general
+    /// category Cc or Cf: line breaks, bidi overrides, zero-width characters) anywhere.
     #[validate(custom(function = "name_rule"))]
     #[schema(
         min_length = 1,
@@ -132,11 +150,12 @@ pub struct NewUser {
     )]
     pub profilepic: Option<String>,
     /// 1 (admin) or 2 (normal user, the default), written as an integer: 2, not 2.0.
-    #[serde(default, rename = "roleId")]
-    #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
+    #[serde(default, rename = "roleId", deserialize_with = "not_null")]
+    #[schema(value_type = u8, required = false, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
     /// `false` creates the account disabled; `true` (the default) active.
-    #[serde(default, rename = "isActive")]
+    #[serde(default, rename = "isActive", deserialize_with = "not_null")]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Option<bool>,
 }
 
@@ -146,10 +165,13 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// 1 to 100 characters once white space is trimmed from both ends (the pattern: one character
-    /// that is not Unicode White_Space).
+    /// that is not Unicode White_Space), with no control or format character (Unicode general
+    /// category Cc or Cf: line breaks, bidi overrides, zero-width characters) anywhere.
     #[validate(custom(function = "name_rule"))]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(
+        value_type = String,
+        required = false,
         min_length = 1,
         max_length = 100,
         example = "Ada Lovelace",
@@ -157,13 +179,13 @@ pub struct UserPatch {
     )]
     pub name: Option<String>,
     #[validate(custom(function = "cellnumber_rule"))]
-    #[serde(default)]
-    #[schema(pattern = r"^\+?[0-9]{7,15}$", example = "+15550000002")]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, required = false, pattern = r"^\+?[0-9]{7,15}$", example = "+15550000002")]
     pub cellnumber: Option<String>,
     /// 8 to 72 bytes of UTF-8 (bcrypt's limit): the lengths in characters only bound it.
     #[validate(custom(function = "password_rule"))]
-    #[serde(default)]
-    #[schema(min_length = 8, max_length = 72, format = Password, pattern = r"^[^\u0000-\u001F\u007F]*$")]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, required = false, min_length = 8, max_length = 72, format = Password, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub password: Option<String>,
     #[validate(custom(function = "email_rule"))]
     #[serde(default, deserialize_with = "present")]
@@ -174,11 +196,12 @@ pub struct UserPatch {
     #[schema(value_type = Option<String>, nullable, format = "uri", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://", max_length = 2048)]
     pub profilepic: Option<Option<String>>,
     /// 1 (admin) or 2 (normal user), written as an integer: 2, not 2.0.
-    #[serde(default, rename = "roleId")]
-    #[schema(value_type = Option<u8>, minimum = 1, maximum = 2)]
+    #[serde(default, rename = "roleId", deserialize_with = "not_null")]
+    #[schema(value_type = u8, required = false, minimum = 1, maximum = 2)]
     pub role_id: Option<Role>,
     /// `false` disables the account and ends all of its sessions; `true` enables it again.
-    #[serde(default, rename = "isActive")]
+    #[serde(default, rename = "isActive", deserialize_with = "not_null")]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Option<bool>,
 }
 
@@ -200,10 +223,13 @@ impl UserPatch {
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
     /// 1 to 100 characters once white space is trimmed from both ends (the pattern: one character
-    /// that is not Unicode White_Space).
+    /// that is not Unicode White_Space), with no control or format character (Unicode general
+    /// category Cc or Cf: line breaks, bidi overrides, zero-width characters) anywhere.
     #[validate(custom(function = "name_rule"))]
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(
+        value_type = String,
+        required = false,
         min_length = 1,
         max_length = 100,
         example = "Ada Lovelace",
@@ -245,6 +271,22 @@ pub struct PasswordChange {
     #[schema(min_length = 8, max_length = 72, format = Password, pattern = r"^[^\u0000-\u001F\u007F]*$")]
     pub new_password: String,
 }
+
+/// A field that may be absent (`#[serde(default)]` makes it `None`) but is never `null`: the
+/// contract gives null a meaning for `email` and `profilepic` only, and a null taken as "absent"
+/// would make a client's mistake a silent no-op.
+fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(MUST_NOT_BE_NULL)),
+    }
+}
+
+pub const MUST_NOT_BE_NULL: &str = "must not be null (leave the field out instead)";
 
 /// Tells a field that is present (even as `null`) from one that is absent.
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
@@ -392,6 +434,143 @@ mod tests {
         assert!(name_rule("   ").is_err());
         assert!(name_rule("").is_err());
         assert!(name_rule(&"é".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn names_with_control_or_format_characters_are_refused() {
+        for bad in [
+            "Ada\u{202E}ecalevol",  // RIGHT-TO-LEFT OVERRIDE
+            "Ada\u{2066}x\u{2069}", // LEFT-TO-RIGHT ISOLATE, POP DIRECTIONAL ISOLATE
+            "Ad\u{200B}a",          // ZERO WIDTH SPACE
+            "Ad\u{200D}a",          // ZERO WIDTH JOINER
+            "\u{FEFF}Ada",          // ZERO WIDTH NO-BREAK SPACE (BOM)
+            "Ada\u{00AD}",          // SOFT HYPHEN
+            "Ada\u{061C}",          // ARABIC LETTER MARK
+            "Ada\u{E0041}",         // TAG LATIN CAPITAL LETTER A
+            "Ada\u{1D173}",         // MUSICAL SYMBOL BEGIN BEAM
+            "Ada\nLovelace",        // Cc inside
+            "Ada\u{7}",             // BEL
+            "Ada\u{85}x",           // NEXT LINE (C1)
+            "Ada\t",                // trimmed away, but still sent
+        ] {
+            let failure = name_rule(bad).expect_err(bad);
+            assert_eq!(failure.message.as_deref(), Some(NAME_CHARACTERS), "{bad:?}");
+        }
+        for good in [
+            "Ada Lovelace",
+            "  Zoë Ørsted-Ñúñez  ",
+            "李小龍",
+            "محمد",
+            "Ada 🚀",
+            "O\u{2019}Brien", // RIGHT SINGLE QUOTATION MARK is Pf, not Cf
+        ] {
+            assert!(name_rule(good).is_ok(), "{good:?}");
+        }
+        // Cc is exactly what std calls control; Cf a superset of the usual suspects.
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            if c.is_control() {
+                assert!(is_control_or_format(c), "U+{:04X}", c as u32);
+            }
+        }
+        let format = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| is_control_or_format(*c) && !c.is_control())
+            .count();
+        // Unicode 15.1 to 17 assign 170 characters to Cf.
+        assert!((165..=180).contains(&format), "{format}");
+    }
+
+    #[test]
+    fn null_is_refused_wherever_the_contract_gives_it_no_meaning() {
+        let user = r#""name":"a","cellnumber":"1234567","password":"12345678""#;
+        for field in ["roleId", "isActive"] {
+            let body = format!(r#"{{{user},"{field}":null}}"#);
+            let error = serde_json::from_str::<NewUser>(&body)
+                .err()
+                .unwrap_or_else(|| panic!("{body}"));
+            assert!(error.to_string().contains(MUST_NOT_BE_NULL), "{error}");
+        }
+        for field in ["name", "cellnumber", "password"] {
+            let mut body: serde_json::Value = serde_json::from_str(&format!("{{{user}}}")).unwrap();
+            body[field] = serde_json::Value::Null;
+            assert!(serde_json::from_value::<NewUser>(body).is_err(), "{field}");
+        }
+        let created: NewUser =
+            serde_json::from_str(&format!(r#"{{{user},"email":null,"profilepic":null}}"#)).unwrap();
+        assert!(created.email.is_none() && created.profilepic.is_none());
+        for field in ["name", "cellnumber", "password", "roleId", "isActive"] {
+            let body = format!(r#"{{"{field}":null}}"#);
+            let error = serde_json::from_str::<UserPatch>(&body)
+                .err()
+                .unwrap_or_else(|| panic!("{body}"));
+            assert!(error.to_string().contains(MUST_NOT_BE_NULL), "{error}");
+        }
+        assert!(serde_json::from_str::<ProfilePatch>(r#"{"name":null}"#).is_err());
+        let cleared: ProfilePatch =
+            serde_json::from_str(r#"{"email":null,"profilepic":null}"#).unwrap();
+        assert_eq!(
+            (cleared.email, cleared.profilepic),
+            (Some(None), Some(None))
+        );
+        for body in [
+            r#"{"currentPassword":null,"newPassword":"12345678"}"#,
+            r#"{"currentPassword":"12345678","newPassword":null}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<PasswordChange>(body).is_err(),
+                "{body}"
+            );
+        }
+        // Absent is still absent.
+        let absent: UserPatch = serde_json::from_str(r#"{"name":"Ada"}"#).unwrap();
+        assert!(absent.is_active.is_none() && absent.role_id.is_none());
+    }
+
+    fn allows_null(schema: &serde_json::Value) -> bool {
+        let null_type = |s: &serde_json::Value| {
+            s["type"] == "null"
+                || s["type"]
+                    .as_array()
+                    .is_some_and(|types| types.contains(&"null".into()))
+                || s["nullable"] == true
+        };
+        null_type(schema)
+            || ["oneOf", "anyOf"].iter().any(|key| {
+                schema[*key]
+                    .as_array()
+                    .is_some_and(|options| options.iter().any(null_type))
+            })
+    }
+
+    #[test]
+    fn the_document_allows_null_for_email_and_profilepic_only() {
+        let document = crate::openapi::document();
+        let mut bodies = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    assert!(
+                        !allows_null(&parameter["schema"]),
+                        "{method} {path} {parameter}"
+                    );
+                }
+                let reference =
+                    &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+                let Some(name) = reference.as_str().and_then(|r| r.rsplit('/').next()) else {
+                    continue;
+                };
+                bodies += 1;
+                let schema = &document["components"]["schemas"][name];
+                for (field, property) in schema["properties"].as_object().unwrap() {
+                    assert_eq!(
+                        allows_null(property),
+                        ["email", "profilepic"].contains(&field.as_str()),
+                        "{method} {path}: {name}.{field} {property}"
+                    );
+                }
+            }
+        }
+        assert!(bodies >= 6, "{bodies} request bodies");
     }
 
     #[test]
