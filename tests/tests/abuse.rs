@@ -196,7 +196,11 @@ async fn one_address_stops_after_its_limit_of_failures_across_many_cellnumbers()
 
     // 40 cellnumbers at once, one guess each: 12 reach bcrypt, however the requests interleave.
     let statuses = spray(&f.db.url, "12", SPRAYER, 40).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 12, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        12,
+        "{statuses:?}"
+    );
     // Every further cellnumber is refused from there, a user's right password included...
     let retry = login_from(&app, "+15559999999", "wrong-password", SPRAYER).await;
     retry.assert_error(429);

@@ -84,7 +84,12 @@ async fn logins_succeeded_and_failed_are_recorded_with_the_address_api_gateway_s
     assert_eq!(unknown["detail"]["cellnumber"], "+19990001111");
     // A cellnumber no user can have, refused before any query, still writes its event, with
     // a null cellnumber: what was typed there is often a password in the wrong field.
-    for typed in ["not a number", "hunter2-secret", "+1555", "+1555000000000000"] {
+    for typed in [
+        "not a number",
+        "hunter2-secret",
+        "+1555",
+        "+1555000000000000",
+    ] {
         login(&f.app, typed, "whatever-pass")
             .await
             .assert_error(401);

@@ -217,9 +217,7 @@ async fn writes_cost_what_their_atomicity_needs() {
         let (app, address) = (&c.app, format!("198.51.100.{n}"));
         async move { api_tests::login_from(app, "+15550000002", password, &address).await }
     };
-    let logins = c
-        .round_trips(|| from_new_address("user-password-2"))
-        .await;
+    let logins = c.round_trips(|| from_new_address("user-password-2")).await;
     assert_eq!(
         logins, 6,
         "login from a new address: attempt counted for the address, then for every cellnumber \

@@ -66,7 +66,8 @@ async fn refreshed_session(f: &Fixture, times: usize) -> Chain {
 }
 
 async fn ended(app: &App, session_id: &str) -> bool {
-    let sql = format!("SELECT COUNT(*) FROM session WHERE id = '{session_id}' AND ended IS NOT NULL");
+    let sql =
+        format!("SELECT COUNT(*) FROM session WHERE id = '{session_id}' AND ended IS NOT NULL");
     count(app, &sql).await == 1
 }
 
@@ -161,7 +162,8 @@ async fn a_spent_token_racing_the_current_one_leaves_no_live_token() {
 #[tokio::test]
 async fn spent_hashes_go_with_their_session() {
     let f = fixture().await;
-    let spent_of = |id: &str| format!("SELECT COUNT(*) FROM spent_refresh WHERE session_id = '{id}'");
+    let spent_of =
+        |id: &str| format!("SELECT COUNT(*) FROM spent_refresh WHERE session_id = '{id}'");
     let chain = refreshed_session(&f, 3).await;
     assert_eq!(count(&f.app, &spent_of(&chain.session_id)).await, 3);
     // Only hashes are kept, never a token.
@@ -169,7 +171,9 @@ async fn spent_hashes_go_with_their_session() {
     let stored: Vec<Vec<u8>> = conn.query("SELECT hash FROM spent_refresh").await.unwrap();
     let digest = shared::secure_random::sha256(chain.refresh[0].as_bytes()).to_vec();
     assert!(stored.contains(&digest));
-    assert!(!stored.iter().any(|hash| hash == chain.refresh[0].as_bytes()));
+    assert!(!stored
+        .iter()
+        .any(|hash| hash == chain.refresh[0].as_bytes()));
     // An expired session is cleaned up with its spent hashes.
     conn.exec_drop(
         "UPDATE session SET expires = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE id = ?",
@@ -233,7 +237,10 @@ async fn no_access_token_outlives_its_session() {
     let f = fixture().await;
     let grant = login(&f.app, USER_CELL, USER_PASS).await;
     assert_within_session(&f.app, &grant).await;
-    assert_eq!(grant.body["ttl"], 3600, "far from the end: the configured lifetime");
+    assert_eq!(
+        grant.body["ttl"], 3600,
+        "far from the end: the configured lifetime"
+    );
 
     // 100 seconds before the session's end, a refresh answers a token of 100 seconds at most.
     let mut conn = f.app.pool.get_conn().await.unwrap();
