@@ -39,6 +39,7 @@ pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
 pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 5;
 pub const DEFAULT_LOGIN_MAX_FAILURES_TOTAL: u32 = 50;
+pub const DEFAULT_LOGIN_MAX_FAILURES_PER_ADDRESS: u32 = 100;
 pub const DEFAULT_LOGIN_WINDOW_SECONDS: u64 = 900;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5000;
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
@@ -89,6 +90,8 @@ pub struct Config {
     pub login_max_failures: u32,
     /// Attempts per window for one cellnumber from all addresses together.
     pub login_max_failures_total: u32,
+    /// Attempts per window from one address over all cellnumbers together.
+    pub login_max_failures_per_address: u32,
     pub login_window: Duration,
     /// Upper bound on the database work of one request, so an unreachable database gives a 503
     /// well within the function's timeout instead of a hung invocation.
@@ -130,18 +133,29 @@ impl Config {
                 reason: format!("must be at least {MIN_SECRET_KEY_BYTES} bytes long"),
             });
         }
-        let token_ttl_seconds = parse_number(
-            "TOKEN_TTL_SECONDS",
-            get("TOKEN_TTL_SECONDS"),
-            DEFAULT_TOKEN_TTL_SECONDS,
-            60..=30 * 24 * 3600,
-        )?;
         let session_ttl_seconds = parse_number(
             "SESSION_TTL_SECONDS",
             get("SESSION_TTL_SECONDS"),
             DEFAULT_SESSION_TTL_SECONDS,
             300..=365 * 24 * 3600,
         )?;
+        // An access token never outlives its session (it is cut at the session's end), so a
+        // longer lifetime is a configuration mistake, not a wish that can be served.
+        let token_ttl_seconds = parse_number(
+            "TOKEN_TTL_SECONDS",
+            get("TOKEN_TTL_SECONDS"),
+            DEFAULT_TOKEN_TTL_SECONDS.min(session_ttl_seconds),
+            60..=30 * 24 * 3600,
+        )?;
+        if token_ttl_seconds > session_ttl_seconds {
+            return Err(ConfigError::Invalid {
+                name: "TOKEN_TTL_SECONDS",
+                reason: format!(
+                    "must not exceed SESSION_TTL_SECONDS ({session_ttl_seconds}), got \
+                     {token_ttl_seconds}"
+                ),
+            });
+        }
         let login_max_failures = parse_number(
             "LOGIN_MAX_FAILURES",
             get("LOGIN_MAX_FAILURES"),
@@ -157,6 +171,18 @@ impl Config {
         if login_max_failures_total < login_max_failures {
             return Err(ConfigError::Invalid {
                 name: "LOGIN_MAX_FAILURES_TOTAL",
+                reason: "must be at least LOGIN_MAX_FAILURES".to_owned(),
+            });
+        }
+        let login_max_failures_per_address = parse_number(
+            "LOGIN_MAX_FAILURES_PER_ADDRESS",
+            get("LOGIN_MAX_FAILURES_PER_ADDRESS"),
+            DEFAULT_LOGIN_MAX_FAILURES_PER_ADDRESS.max(login_max_failures),
+            1..=100_000,
+        )?;
+        if login_max_failures_per_address < login_max_failures {
+            return Err(ConfigError::Invalid {
+                name: "LOGIN_MAX_FAILURES_PER_ADDRESS",
                 reason: "must be at least LOGIN_MAX_FAILURES".to_owned(),
             });
         }
@@ -189,6 +215,7 @@ impl Config {
             bcrypt_cost,
             login_max_failures,
             login_max_failures_total,
+            login_max_failures_per_address,
             login_window: Duration::from_secs(login_window_seconds),
             request_timeout: Duration::from_millis(request_timeout_ms),
         })
@@ -308,7 +335,70 @@ mod tests {
         assert_eq!(config.token_ttl, Duration::from_secs(3600));
         assert_eq!(config.bcrypt_cost, 12);
         assert_eq!(config.login_max_failures, 5);
+        assert_eq!(config.login_max_failures_total, 50);
+        assert_eq!(config.login_max_failures_per_address, 100);
         assert_eq!(config.login_window, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn a_token_lifetime_beyond_the_session_is_refused() {
+        let base = [
+            ("DATABASE_URL", "mysql://root@localhost/db"),
+            ("SECRET_KEY", KEY),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        let error = with(&[
+            ("TOKEN_TTL_SECONDS", "7200"),
+            ("SESSION_TTL_SECONDS", "3600"),
+        ])
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConfigError::Invalid {
+                    name: "TOKEN_TTL_SECONDS",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("SESSION_TTL_SECONDS"), "{error}");
+        let equal = with(&[
+            ("TOKEN_TTL_SECONDS", "3600"),
+            ("SESSION_TTL_SECONDS", "3600"),
+        ])
+        .unwrap();
+        assert_eq!(equal.token_ttl, equal.session_ttl);
+        // A short session without a token lifetime of its own gets the session's.
+        let short = with(&[("SESSION_TTL_SECONDS", "600")]).unwrap();
+        assert_eq!(short.token_ttl, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn the_per_address_limit_is_at_least_the_per_cellnumber_one() {
+        let base = [
+            ("DATABASE_URL", "mysql://root@localhost/db"),
+            ("SECRET_KEY", KEY),
+        ];
+        let mut vars = base.to_vec();
+        vars.extend([
+            ("LOGIN_MAX_FAILURES", "10"),
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "9"),
+        ]);
+        assert!(matches!(
+            config(&vars).unwrap_err(),
+            ConfigError::Invalid {
+                name: "LOGIN_MAX_FAILURES_PER_ADDRESS",
+                ..
+            }
+        ));
+        let mut vars = base.to_vec();
+        vars.push(("LOGIN_MAX_FAILURES_PER_ADDRESS", "7"));
+        assert_eq!(config(&vars).unwrap().login_max_failures_per_address, 7);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::policy::Action;
 use crate::source_ip::SourceIp;
 use crate::sql_batch::Statement;
 use crate::statements::Statements;
+use crate::validation;
 
 /// Why a login was refused: the `reason` of a `login.failed` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,10 +91,6 @@ pub const ACTIONS: [&str; 11] = [
     "admin.bootstrapped",
 ];
 
-/// A cellnumber that cannot be one (login refuses it before any query) is kept to this many
-/// characters: it is what was typed, and it may be anything.
-const MAX_RECORDED_CELLNUMBER_CHARS: usize = 20;
-
 impl Event<'_> {
     pub fn action(&self) -> &'static str {
         match self {
@@ -117,8 +114,10 @@ impl Event<'_> {
             Self::LoginSucceeded { session_id }
             | Self::SessionRevoked { session_id }
             | Self::RefreshReused { session_id } => json!({ "sessionId": session_id }),
+            // What was typed where a cellnumber belongs is often a password in the wrong field:
+            // only a valid cellnumber is kept.
             Self::LoginFailed { cellnumber, reason } => json!({
-                "cellnumber": cellnumber.chars().take(MAX_RECORDED_CELLNUMBER_CHARS).collect::<String>(),
+                "cellnumber": validation::is_cellnumber(cellnumber).then_some(*cellnumber),
                 "reason": reason.as_str(),
             }),
             Self::Logout { scope } => json!({ "scope": scope }),
@@ -494,12 +493,25 @@ mod tests {
     }
 
     #[test]
-    fn a_typed_cellnumber_is_recorded_bounded() {
-        let long = "x".repeat(500);
-        let event = Event::LoginFailed {
-            cellnumber: &long,
-            reason: LoginFailure::Credentials,
+    fn only_a_valid_cellnumber_is_recorded_at_a_failed_login() {
+        let detail = |cellnumber: &str| {
+            Event::LoginFailed {
+                cellnumber,
+                reason: LoginFailure::Credentials,
+            }
+            .detail()
         };
-        assert_eq!(event.detail()["cellnumber"].as_str().unwrap().len(), 20);
+        assert_eq!(detail("+15550001234")["cellnumber"], "+15550001234");
+        for typed in [
+            "hunter2-my-password",
+            "",
+            "+1555",
+            &"x".repeat(500),
+            "１５５５０００１２３４",
+        ] {
+            let recorded = detail(typed);
+            assert!(recorded["cellnumber"].is_null(), "{typed}: {recorded}");
+            assert_eq!(recorded["reason"], "credentials");
+        }
     }
 }

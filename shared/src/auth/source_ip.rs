@@ -112,6 +112,11 @@ impl SourceIp {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the event named an address (every request without one shares `unknown`).
+    pub fn is_known(&self) -> bool {
+        self.0 != Self::UNKNOWN
+    }
 }
 
 impl fmt::Display for SourceIp {

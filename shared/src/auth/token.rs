@@ -98,18 +98,24 @@ impl TokenKeys {
         self.ring.refresh_if_due().await;
     }
 
+    /// Signs a token for `user_id`, valid for the configured lifetime but never past
+    /// `not_after` (the end of its session): a token must not outlive what it was issued for.
     pub fn issue(
         &self,
         user_id: u64,
         role: u8,
         now: DateTime<Utc>,
+        not_after: DateTime<Utc>,
     ) -> Result<IssuedToken, ApiError> {
-        // Whole seconds, so the expiry recorded in the store is the one inside the token.
-        let issued_at = Utc
-            .timestamp_opt(now.timestamp(), 0)
-            .single()
-            .ok_or_else(|| ApiError::Internal("clock out of range".into()))?;
-        let expires_at = issued_at + self.ttl;
+        // Whole seconds, so the expiry recorded in the store is the one inside the token; the
+        // cap is rounded down, so `exp` is never later than `not_after`.
+        let whole_second = |at: DateTime<Utc>| {
+            Utc.timestamp_opt(at.timestamp(), 0)
+                .single()
+                .ok_or_else(|| ApiError::Internal("clock out of range".into()))
+        };
+        let issued_at = whole_second(now)?;
+        let expires_at = (issued_at + self.ttl).min(whole_second(not_after)?);
         let jti = uuid::Uuid::new_v4().simple().to_string();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -300,8 +306,12 @@ mod tests {
             &[SECRET, b"the-previous-key-0123456789abcdef"],
             Duration::from_secs(60),
         );
-        let before = old.issue(1, 1, now).unwrap();
-        let after = rotated.issue(1, 1, now).unwrap();
+        let before = old
+            .issue(1, 1, now, now + chrono::Duration::days(1))
+            .unwrap();
+        let after = rotated
+            .issue(1, 1, now, now + chrono::Duration::days(1))
+            .unwrap();
         let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
         assert_eq!(kid(&after.token), crate::key_ring::kid_of(SECRET));
         assert_ne!(kid(&before.token), kid(&after.token));
@@ -360,7 +370,9 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_and_names_its_user() {
         let now = Utc::now();
-        let issued = keys().issue(42, 1, now).unwrap();
+        let issued = keys()
+            .issue(42, 1, now, now + chrono::Duration::days(1))
+            .unwrap();
         assert_eq!(
             issued.expires_at - issued.issued_at,
             chrono::Duration::seconds(3600)
@@ -373,10 +385,44 @@ mod tests {
     }
 
     #[test]
+    fn a_token_never_outlives_the_end_it_is_given() {
+        let now = Utc.timestamp_opt(1_700_000_000, 250_000_000).unwrap();
+        // The session ends at ...1800.75: the token at ...1800, never a fraction later.
+        let session_end = now + chrono::Duration::milliseconds(1_800_500);
+        let issued = keys().issue(42, 1, now, session_end).unwrap();
+        assert_eq!(issued.issued_at.timestamp(), 1_700_000_000);
+        assert_eq!(issued.expires_at.timestamp(), 1_700_001_800);
+        assert!(issued.expires_at <= session_end);
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        let exp = jsonwebtoken::decode::<Claims>(
+            &issued.token,
+            &DecodingKey::from_secret(SECRET),
+            &validation,
+        )
+        .unwrap()
+        .claims
+        .exp;
+        assert_eq!(exp, issued.expires_at.timestamp());
+        // A far end leaves the configured lifetime.
+        let issued = keys()
+            .issue(42, 1, now, now + chrono::Duration::days(1))
+            .unwrap();
+        assert_eq!(
+            issued.expires_at.timestamp() - issued.issued_at.timestamp(),
+            3600
+        );
+    }
+
+    #[test]
     fn every_token_has_its_own_jti() {
         let now = Utc::now();
-        let first = keys().issue(1, 1, now).unwrap();
-        let second = keys().issue(1, 1, now).unwrap();
+        let first = keys()
+            .issue(1, 1, now, now + chrono::Duration::days(1))
+            .unwrap();
+        let second = keys()
+            .issue(1, 1, now, now + chrono::Duration::days(1))
+            .unwrap();
         assert_ne!(first.jti, second.jti);
         assert_ne!(first.token, second.token);
     }
@@ -384,7 +430,9 @@ mod tests {
     #[test]
     fn tampered_forged_and_expired_tokens_are_refused() {
         let now = Utc::now();
-        let issued = keys().issue(42, 2, now).unwrap();
+        let issued = keys()
+            .issue(42, 2, now, now + chrono::Duration::days(1))
+            .unwrap();
         let mut tampered = issued.token.clone();
         tampered.pop();
         tampered.push(if issued.token.ends_with('A') {

@@ -190,7 +190,7 @@ async fn test(client: &Client, secret: &str, token: &str) -> Result<(), Rotation
     let keys = crate::token::TokenKeys::new(key.as_bytes(), Duration::from_secs(60));
     let now = chrono::Utc::now();
     let issued = keys
-        .issue(1, 2, now)
+        .issue(1, 2, now, now + Duration::from_secs(60))
         .map_err(|e| RotationError::Refused(format!("the pending key cannot sign: {e}")))?;
     keys.verify(&issued.token, now).await.map_err(|_| {
         RotationError::Refused("the pending key cannot verify its own token".into())

@@ -17,7 +17,7 @@ use crate::source_ip::SourceIp;
 use crate::sql_batch::{self, Statement};
 use crate::statements::{DbConn, Statements};
 use crate::token::IssuedToken;
-use crate::{secure_random, App};
+use crate::{secure_random, throttle, App};
 
 mod endings;
 mod refresh;
@@ -34,14 +34,15 @@ pub struct SessionGrant {
     pub token: String,
     #[schema(example = "bearer", pattern = "^bearer$")]
     pub token_type: &'static str,
-    /// Seconds the access token is valid for.
+    /// Seconds the access token is valid for: `TOKEN_TTL_SECONDS`, or less when the session
+    /// ends sooner (`expires` is never later than `refreshExpires`).
     pub ttl: u64,
     #[schema(minimum = 1)]
     pub user_id: u64,
     #[schema(minimum = 1, maximum = 2)]
     pub role_id: u8,
     pub created: DateTime<Utc>,
-    /// When the access token expires.
+    /// When the access token expires: never later than the session's end.
     pub expires: DateTime<Utc>,
     /// Spend it at `POST /api/users/token/refresh` for a new grant; it works once.
     #[schema(min_length = 43, max_length = 512)]
@@ -151,8 +152,8 @@ fn now() -> DateTime<Utc> {
 }
 
 /// Starts a session for a user whose password was just proven against `verified_hash`, and
-/// answers its first grant. The session, its first access token and the `login.succeeded` event
-/// are written in one transaction and one round trip, and the session only while the user still
+/// answers its first grant. The session, its first access token, the `login.succeeded` event
+/// and the address as a known one of the user are written in one transaction and one round trip, and the session only while the user still
 /// has that hash and is active: a user deleted, disabled, or whose password an admin reset,
 /// during the bcrypt of a login must not leave that login with a live session.
 pub(crate) async fn start(
@@ -171,8 +172,10 @@ pub(crate) async fn start(
         expires: created + app.config.session_ttl,
     };
     let (refresh_token, refresh_hash) = new_refresh_token()?;
-    let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
-    let statements = [
+    let issued = app
+        .tokens
+        .issue(user_id, role_id, Utc::now(), live.expires)?;
+    let mut statements = vec![
         Statement::new(
             "INSERT INTO session (id, user_id, created, expires, refresh_hash) \
              SELECT ?, id, ?, ?, ? FROM users WHERE id = ? AND password_hash = ? AND is_active",
@@ -199,8 +202,9 @@ pub(crate) async fn start(
             RowCondition::new("session WHERE id = ?", [live.id.as_str().into()]),
         ),
     ];
+    statements.extend(throttle::known_address_statement(user_id, source));
     match sql_batch::run_in_transaction(conn, &statements).await {
-        Ok(_) => Ok(grant_of(app, &live, issued, refresh_token)),
+        Ok(_) => Ok(grant_of(&live, issued, refresh_token)),
         Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
             Err(ApiError::InvalidCredentials)
         }
@@ -221,12 +225,13 @@ fn access_token_values(issued: &IssuedToken, live: &Live) -> [mysql_async::Value
     ]
 }
 
-fn grant_of(app: &App, live: &Live, issued: IssuedToken, refresh_token: String) -> SessionGrant {
+fn grant_of(live: &Live, issued: IssuedToken, refresh_token: String) -> SessionGrant {
     tracing::Span::current().record("user_id", live.user_id);
     SessionGrant {
         token: issued.token,
         token_type: "bearer",
-        ttl: app.tokens.ttl().as_secs(),
+        // The token's real lifetime: shorter than the configured one near the session's end.
+        ttl: u64::try_from((issued.expires_at - issued.issued_at).num_seconds()).unwrap_or(0),
         user_id: live.user_id,
         role_id: live.role_id,
         created: issued.issued_at,

@@ -15,12 +15,28 @@ use crate::statements::{DbConn, Statements};
 use crate::token::IssuedToken;
 use crate::App;
 
-/// The live session whose current or previous refresh token hashes to the given hash, with its
-/// user's role and whether the token is the current one.
-const FIND_BY_REFRESH: &str = "SELECT s.id, s.user_id, u.role_id, s.expires, s.refresh_hash = ? \
+/// The live session whose current refresh token, or one it has spent, hashes to the given
+/// hash, with its user's role, whether the token is the current one, and how often the session
+/// was refreshed. Each hash is found by a unique key; the session then by its primary key.
+const FIND_BY_REFRESH: &str = "SELECT s.id, s.user_id, u.role_id, s.expires, s.refresh_hash = ?, \
+       s.refreshes \
      FROM session s JOIN users u ON u.id = s.user_id \
-     WHERE (s.refresh_hash = ? OR s.previous_refresh_hash = ?) \
+     WHERE s.id = COALESCE((SELECT id FROM session WHERE refresh_hash = ?), \
+                           (SELECT session_id FROM spent_refresh WHERE hash = ?)) \
        AND s.ended IS NULL AND s.expires > UTC_TIMESTAMP(6) AND u.is_active";
+
+/// A session refreshed this many times is refused further refreshes (401: sign in again), so a
+/// client refreshing in a loop cannot grow its session's spent hashes without bound. Far above
+/// what a client refreshing when its token expires needs: [`max_refreshes`].
+const MIN_MAX_REFRESHES: u64 = 10_000;
+
+/// The refreshes one session may have: twice what a client needs that refreshes each time its
+/// access token expires, and at least [`MIN_MAX_REFRESHES`].
+fn max_refreshes(app: &App) -> u64 {
+    let session = app.config.session_ttl.as_secs();
+    let token = app.tokens.ttl().as_secs().max(1);
+    (2 * session / token).max(MIN_MAX_REFRESHES)
+}
 
 /// Spends a refresh token for a new grant. A spent token presented again, or one that loses a
 /// race with another refresh of itself, is taken as theft: the whole session ends.
@@ -39,11 +55,15 @@ pub async fn refresh(
     let presented_hash = secure_random::sha256(presented.as_bytes());
     let hash = &presented_hash[..];
     let mut conn = app.conn().await?;
-    let found: Option<(String, u64, u8, NaiveDateTime, bool)> =
+    let found: Option<(String, u64, u8, NaiveDateTime, bool, u64)> =
         conn.first(FIND_BY_REFRESH, (hash, hash, hash)).await?;
-    let Some((id, user_id, role_id, expires, is_current)) = found else {
+    let Some((id, user_id, role_id, expires, is_current, refreshes)) = found else {
         return Err(ApiError::Unauthorized);
     };
+    // Only the current token can reach the cap; refused, it stays current and unspent.
+    if is_current && refreshes >= max_refreshes(app) {
+        return Err(ApiError::Unauthorized);
+    }
     let live = Live {
         id,
         user_id,
@@ -51,10 +71,16 @@ pub async fn refresh(
         expires: expires.and_utc(),
     };
     let (refresh_token, new_hash) = new_refresh_token()?;
-    let issued = app.tokens.issue(user_id, role_id, Utc::now())?;
+    let issued = app
+        .tokens
+        .issue(user_id, role_id, Utc::now(), live.expires)?;
+    // The session ends within this second: there is nothing left to grant.
+    if issued.expires_at <= issued.issued_at {
+        return Err(ApiError::Unauthorized);
+    }
     let rotated = is_current && rotate(&mut conn, &live, hash, &new_hash, &issued).await?;
     if rotated {
-        return Ok(grant_of(app, &live, issued, refresh_token));
+        return Ok(grant_of(&live, issued, refresh_token));
     }
     // Not current, or spent by a concurrent refresh since it was read: a replay.
     let parties = Parties {
@@ -82,13 +108,13 @@ pub async fn refresh(
     Err(ApiError::Unauthorized)
 }
 
-/// Replaces the session's refresh hash `presented` by `next` and records the new access token,
-/// in one transaction and one round trip (one commit); false, with nothing written, when
-/// `presented` is no longer its current one (spent since it was read), or the session is gone
-/// with its user. Concurrent rotations of one session lock its row by the primary key first:
-/// found through the unique index of the hash, two of them deadlock (each holding the index
-/// entry the other's insert of the new hash waits for). A deadlock that happens all the same is
-/// the race lost.
+/// Replaces the session's refresh hash `presented` by `next`, remembers `presented` as spent,
+/// and records the new access token, in one transaction and one round trip (one commit); false,
+/// with nothing written, when `presented` is no longer its current one (spent since it was
+/// read), or the session is gone with its user. Concurrent rotations of one session lock its
+/// row by the primary key first: found through the unique index of the hash, two of them
+/// deadlock (each holding the index entry the other's insert of the new hash waits for). A
+/// deadlock that happens all the same is the race lost.
 async fn rotate(
     conn: &mut DbConn,
     live: &Live,
@@ -99,7 +125,7 @@ async fn rotate(
     let statements = [
         Statement::new(
             "UPDATE session FORCE INDEX (PRIMARY) \
-             SET previous_refresh_hash = refresh_hash, refresh_hash = ?, refreshed = ? \
+             SET refresh_hash = ?, refreshed = ?, refreshes = refreshes + 1 \
              WHERE id = ? AND refresh_hash = ? AND ended IS NULL",
             &[
                 next.to_vec().into(),
@@ -108,7 +134,17 @@ async fn rotate(
                 presented.to_vec().into(),
             ],
         ),
-        // Only the rotation above can have written `next` (256 random bits) into the session.
+        // Only the rotation above can have written `next` (256 random bits) into the session:
+        // these two write exactly when it did.
+        Statement::new(
+            "INSERT INTO spent_refresh (hash, session_id) \
+             SELECT ?, id FROM session WHERE id = ? AND refresh_hash = ?",
+            [
+                presented.to_vec().into(),
+                live.id.as_str().into(),
+                next.to_vec().into(),
+            ],
+        ),
         Statement::new(
             "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
              SELECT ?, ?, ?, ?, ? FROM session WHERE id = ? AND refresh_hash = ?",

@@ -84,7 +84,7 @@ async fn login_on(
     source: &SourceIp,
 ) -> Result<SessionGrant, ApiError> {
     let config = &app.config;
-    throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
+    let reserved = throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
     let user: Option<(u64, String, u8, bool)> = conn
         .first(
             "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
@@ -110,7 +110,7 @@ async fn login_on(
     }
 
     let grant = sessions::start(app, conn, user_id, role_id, &verified_hash, source).await?;
-    throttle::succeeded(conn, &request.cellnumber, source).await?;
+    throttle::succeeded(conn, &request.cellnumber, source, reserved).await?;
     upgrade_hash(
         conn,
         user_id,
@@ -152,11 +152,11 @@ async fn upgrade_hash(conn: &mut DbConn, user_id: u64, password: &str, hash: &st
     }
 }
 
-/// Keeps `session`, `access_token` and `login_attempt` from growing without bound, a bounded
-/// batch per login; a failure here must not fail the login it rides on. (An expired session
-/// takes its tokens with it.) A refused login's `event` goes first in the same query. Audit
-/// events are not among them: the request path may not delete those (see
-/// [`audit::purge_expired`]).
+/// Keeps `session`, `access_token` and the throttle's tables from growing without bound, a
+/// bounded batch per login; a failure here must not fail the login it rides on. (An expired
+/// session takes its access tokens and spent refresh hashes with it.) A refused login's `event`
+/// goes first in the same query. Audit events are not among them: the request path may not
+/// delete those (see [`audit::purge_expired`]).
 async fn remove_expired(conn: &mut DbConn, config: &crate::Config, event: Option<Statement>) {
     let mut statements: Vec<Statement> = event.into_iter().collect();
     statements.extend([
@@ -168,8 +168,8 @@ async fn remove_expired(conn: &mut DbConn, config: &crate::Config, event: Option
             "DELETE FROM access_token WHERE expires < UTC_TIMESTAMP(6) LIMIT 500",
             [],
         ),
-        throttle::remove_stale_statement(config.login_window),
     ]);
+    statements.extend(throttle::remove_stale_statements(config.login_window));
     if let Err(error) = sql_batch::run_each(conn, &statements).await {
         tracing::warn!(%error, "expired row clean-up failed");
     }
@@ -199,7 +199,7 @@ pub async fn change_password(
     let cellnumber = signed_in.user.cellnumber.clone();
     let session_id = signed_in.session_id.clone();
     let conn = signed_in.conn();
-    throttle::reserve(conn, Limits::of(&app.config), &cellnumber, source).await?;
+    let reserved = throttle::reserve(conn, Limits::of(&app.config), &cellnumber, source).await?;
     let stored: Option<String> = conn
         .first("SELECT password_hash FROM users WHERE id = ?", (user_id,))
         .await?;
@@ -209,7 +209,7 @@ pub async fn change_password(
     if !current_ok {
         return Err(ApiError::WrongCurrentPassword);
     }
-    throttle::succeeded(conn, &cellnumber, source).await?;
+    throttle::succeeded(conn, &cellnumber, source, reserved).await?;
     let new_hash = password::hash(&change.new_password, app.config.bcrypt_cost).await?;
     let mut tx = conn.begin().await?;
     let outcome = async {

@@ -98,7 +98,9 @@ async fn one_locked_address_does_not_lock_another_until_the_total_limit() {
     // A third address still signs in (the total counts 6 of 8 failures)...
     let third = login_from(&app, USER_CELL, USER_PASS, "198.51.100.3").await;
     assert_eq!(third.status, 200, "{}", third.body);
-    // ...and a botnet of fresh addresses gets the last 2 guesses of the window, then nothing.
+    // ...and a botnet of fresh addresses gets the last 2 guesses of the window, then nothing:
+    // not even the right password from a new address, while the address the user just signed
+    // in from is held only to its own limit.
     let outcomes = parallel_logins(
         &db.url,
         &limits,
@@ -109,7 +111,123 @@ async fn one_locked_address_does_not_lock_another_until_the_total_limit() {
     .await;
     let guessed = outcomes.iter().filter(|(_, s, _)| *s == 401).count();
     assert_eq!(guessed, 2, "{outcomes:?}");
-    login_from(&app, USER_CELL, USER_PASS, "198.51.100.3")
+    login_from(&app, USER_CELL, USER_PASS, "198.51.100.4")
+        .await
+        .assert_error(429);
+    let known = login_from(&app, USER_CELL, USER_PASS, "198.51.100.3").await;
+    assert_eq!(known.status, 200, "{}", known.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_victim_keeps_signing_in_from_home_while_ten_addresses_hammer_its_cellnumber() {
+    let f = fixture().await;
+    const HOME: &str = "192.0.2.50";
+    let home = login_from(&f.app, USER_CELL, USER_PASS, HOME).await;
+    assert_eq!(home.status, 200, "{}", home.body);
+
+    // Ten addresses, five wrong passwords each: the whole LOGIN_MAX_FAILURES_TOTAL (50).
+    let botnet: Vec<&'static str> = (1..=10)
+        .map(|n| -> &'static str { format!("203.0.113.{}", 100 + n).leak() })
+        .collect();
+    let outcomes = parallel_logins(&f.db.url, &[], USER_CELL, &botnet, 50).await;
+    assert_eq!(
+        outcomes.iter().filter(|(_, s, _)| *s == 401).count(),
+        50,
+        "{outcomes:?}"
+    );
+    // A new address of the victim, right password and all, is refused...
+    login_from(&f.app, USER_CELL, USER_PASS, "198.51.100.77")
+        .await
+        .assert_error(429);
+    // ...but home is not, however long the hammering goes on.
+    for _ in 0..3 {
+        let outcomes = parallel_logins(&f.db.url, &[], USER_CELL, &botnet, 20).await;
+        assert_eq!(count_status_all(&outcomes, 429), 20, "{outcomes:?}");
+        let home = login_from(&f.app, USER_CELL, USER_PASS, HOME).await;
+        assert_eq!(home.status, 200, "{}", home.body);
+    }
+    // Home is still held to its own limit.
+    for _ in 0..5 {
+        login_from(&f.app, USER_CELL, "wrong-password", HOME)
+            .await
+            .assert_error(401);
+    }
+    login_from(&f.app, USER_CELL, USER_PASS, HOME)
+        .await
+        .assert_error(429);
+}
+
+fn count_status_all(outcomes: &[(&str, u16, Option<String>)], status: u16) -> usize {
+    outcomes.iter().filter(|(_, s, _)| *s == status).count()
+}
+
+/// Statuses of wrong logins sent at once from `address`, each for a cellnumber of its own (no
+/// user has any of them) from an instance of its own.
+async fn spray(url: &str, limit: &'static str, address: &'static str, n: usize) -> Vec<u16> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let app = app_with(&url, &[("LOGIN_MAX_FAILURES_PER_ADDRESS", limit)]);
+            let cellnumber = format!("+1555{:07}", 4_000_000 + i);
+            let answer = login_from(&app, &cellnumber, "wrong-password", address).await;
+            if answer.status != 401 {
+                answer.assert_error(429);
+            }
+            answer.status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_address_stops_after_its_limit_of_failures_across_many_cellnumbers() {
+    let f = fixture().await;
+    let limit = [("LOGIN_MAX_FAILURES_PER_ADDRESS", "12")];
+    let app = app_with(&f.db.url, &limit);
+    const SPRAYER: &str = "198.51.100.66";
+    // A user who signed in from that address before (a shared office address, say).
+    let office = login_from(&app, ADMIN_CELL, ADMIN_PASS, SPRAYER).await;
+    assert_eq!(office.status, 200, "{}", office.body);
+
+    // 40 cellnumbers at once, one guess each: 12 reach bcrypt, however the requests interleave.
+    let statuses = spray(&f.db.url, "12", SPRAYER, 40).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        12,
+        "{statuses:?}"
+    );
+    // Every further cellnumber is refused from there, a user's right password included...
+    let retry = login_from(&app, "+15559999999", "wrong-password", SPRAYER).await;
+    retry.assert_error(429);
+    let seconds: u64 = retry.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&seconds), "{seconds}");
+    login_from(&app, USER_CELL, USER_PASS, SPRAYER)
+        .await
+        .assert_error(429);
+    // ...while that user signs in from anywhere else, and the one who signs in from that
+    // address is held only to its own limit there.
+    let elsewhere = login_from(&app, USER_CELL, USER_PASS, "198.51.100.67").await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+    let office = login_from(&app, ADMIN_CELL, ADMIN_PASS, SPRAYER).await;
+    assert_eq!(office.status, 200, "{}", office.body);
+}
+
+#[tokio::test]
+async fn the_default_per_address_limit_is_a_hundred_failures() {
+    let f = fixture().await;
+    const SPRAYER: &str = "198.51.100.88";
+    for n in 0..100 {
+        let cellnumber = format!("+1555{:07}", 5_000_000 + n);
+        login_from(&f.app, &cellnumber, "wrong-password", SPRAYER)
+            .await
+            .assert_error(401);
+    }
+    login_from(&f.app, "+15556000000", "wrong-password", SPRAYER)
         .await
         .assert_error(429);
 }

@@ -193,21 +193,41 @@ async fn writes_cost_what_their_atomicity_needs() {
         "PATCH /api/users/me: token check with the row, conditional update and its event"
     );
 
+    // From an address the user signed in from before (the first of the two calls makes it one).
     let logins = c
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "user-password-2").await })
         .await;
     assert_eq!(
-        logins, 6,
-        "login: attempt counted per address and in total (before bcrypt), user, the session, \
-         its token and its event in one batch, throttle reset, expired-row clean-up"
+        logins, 5,
+        "login from a known address: attempt counted for the address (before bcrypt, with the \
+         known-address lookup), user, the session, its token, its event and the known address \
+         in one batch, throttle reset, expired-row clean-up"
     );
     let failed = c
         .round_trips(|| async { api_tests::login(&c.app, "+15550000002", "wrong-password").await })
         .await;
     assert_eq!(
-        failed, 4,
-        "failed login: attempt counted per address and in total, user, its event with the \
+        failed, 3,
+        "failed login from a known address: attempt counted, user, its event with the \
          expired-row clean-up"
+    );
+    let mut n = 0u32;
+    let mut from_new_address = |password: &'static str| {
+        n += 1;
+        let (app, address) = (&c.app, format!("198.51.100.{n}"));
+        async move { api_tests::login_from(app, "+15550000002", password, &address).await }
+    };
+    let logins = c.round_trips(|| from_new_address("user-password-2")).await;
+    assert_eq!(
+        logins, 6,
+        "login from a new address: attempt counted for the address, then for every cellnumber \
+         and every address (before bcrypt), user, the session batch, throttle reset, clean-up"
+    );
+    let failed = c.round_trips(|| from_new_address("wrong-password")).await;
+    assert_eq!(
+        failed, 4,
+        "failed login from a new address: attempt counted for the address, then for every \
+         cellnumber and every address, user, its event with the expired-row clean-up"
     );
 
     let own = c

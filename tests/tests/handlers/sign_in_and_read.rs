@@ -254,7 +254,12 @@ async fn missing_malformed_and_forged_tokens_get_401_with_a_bearer_challenge() {
         let other = test_app_with_secret(&f);
         other
             .tokens
-            .issue(f.user_id, 1, chrono::Utc::now())
+            .issue(
+                f.user_id,
+                1,
+                chrono::Utc::now(),
+                chrono::Utc::now() + chrono::Duration::hours(1),
+            )
             .unwrap()
             .token
     };
