@@ -16,6 +16,10 @@ pub mod db;
 pub mod error;
 /// The HTTP glue, the only `lambda_http` code: request parsing, replies, the routes, OpenAPI.
 pub mod http;
+/// Pages of a list and the query parameters every list shares.
+pub mod paging;
+/// A value that is never printed.
+pub mod secret;
 /// Sessions: grants, refresh-token rotation, every way a session ends.
 pub mod sessions;
 /// Users: the rules of creating, changing, finding and deleting them, login and passwords.
@@ -27,11 +31,12 @@ pub use error::ApiError;
 
 // Old flat paths, kept while the move settles.
 pub use app::{config, logging, secrets};
+pub use auth::account as user;
 pub use auth::{key_ring, password, policy, random as secure_random, source_ip, throttle, token};
 pub use aws::key_rotation;
 pub(crate) use aws::sdk_http;
 pub(crate) use db::sockets;
 pub use db::{account as app_user, batch as sql_batch, errors as db_error, pool, statements};
 pub use http::{openapi, routes};
-pub use users::{credentials, first_admin as admin, search as user_search, user, validation};
+pub use users::{credentials, first_admin as admin, search as user_search, validation};
 pub(crate) use users::{last_admin, update as user_updates};

@@ -83,11 +83,12 @@ fn the_readme_curl_session_runs_as_written_against_make_serve() {
 
     let block = readme_session();
     let expected = expected_statuses(&block);
-    assert!(expected.len() >= 15, "the session has {} requests", expected.len());
-    let script = block.replace(
-        "API=http://127.0.0.1:9000",
-        &format!("API={}", served.base),
+    assert!(
+        expected.len() >= 15,
+        "the session has {} requests",
+        expected.len()
     );
+    let script = block.replace("API=http://127.0.0.1:9000", &format!("API={}", served.base));
     // Every curl of the script reports its status on stderr, one line each, in order.
     let wrapper = "curl() { command curl -w '%{stderr}status %{http_code}\\n' \"$@\"; }\nset -e\n";
     let output = Command::new("bash")
@@ -115,7 +116,8 @@ fn the_readme_curl_session_runs_as_written_against_make_serve() {
     for (index, (status, expected)) in statuses.iter().zip(&expected).enumerate() {
         match expected {
             Some(expected) => assert_eq!(
-                status, expected,
+                status,
+                expected,
                 "request {} of the README session\nstdout:\n{stdout}",
                 index + 1
             ),
@@ -127,7 +129,10 @@ fn the_readme_curl_session_runs_as_written_against_make_serve() {
         }
     }
     // The answers the README shows are the API's: the admin reads itself, the user was created.
-    assert!(stdout.contains("\"cellnumber\":\"+15550000001\""), "{stdout}");
+    assert!(
+        stdout.contains("\"cellnumber\":\"+15550000001\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("HTTP/1.1 201"), "{stdout}");
     assert!(stdout.contains("User deleted successfully"), "{stdout}");
 }

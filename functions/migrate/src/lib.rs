@@ -245,11 +245,9 @@ async fn run_action(
 ) -> Result<Value, String> {
     match action {
         Action::PurgeAudit => {
-            let mut conn = database
-                .pool
-                .get_conn()
-                .await
-                .map_err(|error| format!("cannot connect to the database: {}", Summarized(&error)))?;
+            let mut conn = database.pool.get_conn().await.map_err(|error| {
+                format!("cannot connect to the database: {}", Summarized(&error))
+            })?;
             let removed =
                 shared::audit::purge_expired(&mut conn, database.audit_retention_days, budget)
                     .await

@@ -15,24 +15,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-/// A secret that never shows up in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use crate::secret::Secret;
 
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 3600;
 pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 24 * 3600;
@@ -209,7 +192,7 @@ impl Config {
             db_idle_timeout: Duration::from_secs(db_idle_timeout_seconds),
             database_url,
             database_tls,
-            secret_key: Secret(secret_key),
+            secret_key: Secret::new(secret_key),
             token_ttl: Duration::from_secs(token_ttl_seconds),
             session_ttl: Duration::from_secs(session_ttl_seconds),
             bcrypt_cost,
@@ -248,7 +231,7 @@ impl DatabaseConfig {
             });
         }
         Ok(Self {
-            database_url: Secret(database_url),
+            database_url: Secret::new(database_url),
             database_tls: DatabaseTls::parse(non_empty(lookup, "DB_TLS").as_deref())?,
             bcrypt_cost: parse_number(
                 "BCRYPT_COST",

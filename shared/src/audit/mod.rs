@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
+use crate::paging::{page_rows, Page, PageQuery, Total};
 use crate::policy::Action;
 use crate::source_ip::SourceIp;
 use crate::sql_batch::Statement;
@@ -319,16 +320,6 @@ pub struct AuditEvent {
     pub detail: serde_json::Value,
 }
 
-/// One page of `GET /api/audit`, newest first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditEvent>,
-    pub total: u64,
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: u64,
-    pub offset: u64,
-}
-
 /// The filters of `GET /api/audit`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -344,7 +335,7 @@ impl AuditQuery {
 
     /// The query from the `(name, value)` pairs of the query string; anything else is 422.
     pub fn parse(pairs: &[(&str, &str)]) -> Result<Self, ApiError> {
-        use crate::user_search::{check_known, whole_number, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+        use crate::paging::{check_known, whole_number, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
         check_known(pairs, &Self::PARAMETERS)?;
         let mut query = Self {
             limit: DEFAULT_PAGE_LIMIT,
@@ -369,7 +360,10 @@ impl AuditQuery {
     }
 }
 
-pub async fn list(signed_in: &mut Authenticated, query: AuditQuery) -> Result<AuditPage, ApiError> {
+pub async fn list(
+    signed_in: &mut Authenticated,
+    query: AuditQuery,
+) -> Result<Page<AuditEvent>, ApiError> {
     signed_in.principal.authorize(Action::ReadAudit)?;
     let mut conditions = Vec::new();
     let mut params: Vec<Value> = Vec::new();
@@ -390,36 +384,22 @@ pub async fn list(signed_in: &mut Authenticated, query: AuditQuery) -> Result<Au
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
-    let columns = "id, at, action, actor_id, target_id, source_ip, detail";
-    let mut page_params = params.clone();
-    page_params.extend(params.iter().cloned());
-    page_params.push(query.limit.into());
-    page_params.push(query.offset.into());
-    let conn = signed_in.conn();
-    // The page and the total in one round trip (the total an uncorrelated subquery, run once).
-    let rows: Vec<Row> = conn
-        .rows(&format!(
-                "SELECT {columns}, (SELECT COUNT(*) FROM audit_event{filter}) FROM audit_event{filter} \
-                 ORDER BY id DESC LIMIT ? OFFSET ?"
-            ),
-            page_params,
-        )
-        .await?;
-    let total = match rows.first() {
-        Some(row) => row
-            .get_opt::<u64, _>(7)
-            .and_then(Result::ok)
-            .ok_or_else(|| ApiError::Internal("the page's total is missing".into()))?,
-        None => conn
-            .first::<u64>(&format!("SELECT COUNT(*) FROM audit_event{filter}"), params)
-            .await?
-            .unwrap_or(0),
+    let page = PageQuery {
+        columns: "id, at, action, actor_id, target_id, source_ip, detail",
+        from: "audit_event",
+        filter: &filter,
+        params: &params,
+        order_by: "id DESC",
+        total: Total::Subquery,
+        limit: query.limit,
+        offset: query.offset,
     };
+    let (rows, total) = page_rows(signed_in.conn(), &page).await?;
     let mut items = Vec::with_capacity(rows.len());
     for mut row in rows {
         items.push(event_of(&mut row)?);
     }
-    Ok(AuditPage {
+    Ok(Page {
         items,
         total,
         limit: query.limit,

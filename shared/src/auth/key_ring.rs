@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// How old the ring may get before a request reads it again.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(300);

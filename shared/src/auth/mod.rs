@@ -1,5 +1,6 @@
 //! Authentication: who a request's bearer token belongs to, checked against the database.
 
+pub mod account;
 pub mod key_ring;
 pub mod password;
 pub mod policy;
@@ -10,10 +11,10 @@ pub mod token;
 
 use chrono::Utc;
 
+use crate::auth::account::{user_columns, User, USER_COLUMNS};
 use crate::error::ApiError;
 use crate::policy::{Principal, Role};
 use crate::statements::{DbConn, Statements};
-use crate::user::{user_columns, User, USER_COLUMNS};
 use crate::App;
 
 /// The signed-in user of a request: who it is, with its current role, and its record; and the

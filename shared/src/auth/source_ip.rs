@@ -6,7 +6,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// What CloudFront adds to origin requests: the viewer's address and port (`198.51.100.7:4711`,
 /// `2001:db8::1:4711`). A client can send it too, so it counts only next to the origin secret.

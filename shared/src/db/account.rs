@@ -6,8 +6,8 @@
 
 use mysql_async::prelude::Queryable;
 
-use crate::config::Secret;
 use crate::db::DbSetupError;
+use crate::secret::Secret;
 
 /// On the whole schema, so a table a later migration adds is readable at once.
 pub const SCHEMA_PRIVILEGES: &str = "SELECT";

@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
 
-use crate::config::{DatabaseTls, Secret};
+use crate::config::DatabaseTls;
 use crate::db::{self, DbSetupError};
+use crate::secret::Secret;
 use crate::sockets;
 use crate::statements::{DbConn, Dialect, Escaping, StatementMode};
 

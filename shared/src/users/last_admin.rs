@@ -1,10 +1,10 @@
 //! The rule that the service always keeps an active admin: what delete, demotion and disabling
 //! must check, under the locks that make the check hold.
 
+use crate::auth::account::User;
 use crate::error::ApiError;
 use crate::policy::Role;
 use crate::statements::{DbTx, Statements};
-use crate::user::User;
 
 /// The ids of the active admins, their rows locked until the transaction ends. Every request
 /// that may take away an active admin (delete, demote, disable) runs this first, so such

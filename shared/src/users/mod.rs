@@ -5,23 +5,22 @@ pub mod first_admin;
 pub(crate) mod last_admin;
 pub mod search;
 pub(crate) mod update;
-pub mod user;
 pub mod validation;
 
 use chrono::{DateTime, Utc};
 use mysql_async::Row;
-use serde::Serialize;
 
 use crate::audit::{self, Event, Parties, RowCondition};
+use crate::auth::account::user_columns;
+pub use crate::auth::account::User;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::last_admin::{ensure_an_active_admin_remains, lock_active_admins};
+use crate::paging::{page_rows, PageQuery, Total};
 use crate::policy::{Action, Role};
 use crate::source_ip::SourceIp;
 use crate::sql_batch::{self, Statement};
 use crate::statements::{DbTx, Statements};
-pub use crate::user::User;
-use crate::user::{user_columns, USER_COLUMNS};
 use crate::validation::NewUser;
 use crate::{db, password};
 
@@ -47,17 +46,7 @@ pub async fn get(signed_in: &mut Authenticated, id: u64) -> Result<User, ApiErro
     }
 }
 
-/// One page of `GET /api/users`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserPage {
-    pub items: Vec<User>,
-    pub total: u64,
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: u64,
-    pub offset: u64,
-}
-
-pub use crate::user_search::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+pub use crate::paging::{Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 pub use crate::user_updates::{update, update_me};
 
 /// Now, at the microsecond precision the columns keep, so what is returned is what is stored.
@@ -147,66 +136,38 @@ pub async fn create(
     })
 }
 
-/// A page of the users that match `search` (see [`crate::user_search`]).
+/// A page of the users that match `search` (see [`search`]).
 pub async fn list(
     signed_in: &mut Authenticated,
-    search: &crate::user_search::UserSearch,
-) -> Result<UserPage, ApiError> {
+    search: &search::UserSearch,
+) -> Result<Page<User>, ApiError> {
     signed_in.principal.authorize(Action::ListUsers)?;
-    let (limit, offset) = (search.limit, search.offset);
     let (filter, params) = search.filter();
-    // The page and the total in one round trip. Without `q` the total is an uncorrelated
-    // subquery, which the server runs once over an index, and the page is read in the order of
-    // an index: `COUNT(*) OVER ()` would materialize and sort every row first (0.7 s instead of
-    // 0.05 s for a page of 100,000 users; see make bench). With `q`, which no index serves, one
-    // scan that keeps the matches and counts them beats two scans.
-    let (total_column, filters) = if search.q.is_some() {
-        ("COUNT(*) OVER ()".to_owned(), 1)
-    } else {
-        (format!("(SELECT COUNT(*) FROM users u{filter})"), 2)
+    let query = PageQuery {
+        columns: user_columns!(u),
+        from: "users u",
+        filter: &filter,
+        params: &params,
+        order_by: search.sort.order_by(),
+        // With `q`, which no index serves, one scan that keeps the matches and counts them.
+        total: if search.q.is_some() {
+            Total::Window
+        } else {
+            Total::Subquery
+        },
+        limit: search.limit,
+        offset: search.offset,
     };
-    let mut page_params = Vec::with_capacity(params.len() * filters + 2);
-    for _ in 0..filters {
-        page_params.extend(params.iter().cloned());
-    }
-    page_params.push(limit.into());
-    page_params.push(offset.into());
-    let conn = signed_in.conn();
-    let rows: Vec<Row> = conn
-        .rows(
-            &format!(
-                concat!(
-                    "SELECT ",
-                    user_columns!(u),
-                    ", {total} FROM users u{filter} ORDER BY {order} LIMIT ? OFFSET ?"
-                ),
-                total = total_column,
-                filter = filter,
-                order = search.sort.order_by()
-            ),
-            page_params,
-        )
-        .await?;
-    let total = match rows.first() {
-        Some(row) => row
-            .get_opt::<u64, _>(USER_COLUMNS)
-            .and_then(Result::ok)
-            .ok_or_else(|| ApiError::Internal("the page's total is missing".into()))?,
-        // Past the last page there is no row to carry the total.
-        None => conn
-            .first::<u64>(&format!("SELECT COUNT(*) FROM users u{filter}"), params)
-            .await?
-            .unwrap_or(0),
-    };
+    let (rows, total) = page_rows(signed_in.conn(), &query).await?;
     let mut items = Vec::with_capacity(rows.len());
     for mut row in rows {
         items.extend(User::from_row_at(&mut row, 0)?);
     }
-    Ok(UserPage {
+    Ok(Page {
         items,
         total,
-        limit,
-        offset,
+        limit: search.limit,
+        offset: search.offset,
     })
 }
 

@@ -5,10 +5,11 @@
 use mysql_async::Value;
 
 use crate::error::ApiError;
+use crate::paging::{
+    boolean, check_known, invalid, whole_number, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
+};
 use crate::policy::Role;
 
-pub const DEFAULT_PAGE_LIMIT: u64 = 50;
-pub const MAX_PAGE_LIMIT: u64 = 100;
 pub const MAX_QUERY_CHARS: usize = 100;
 
 /// The order of a page; ties are ordered by id.
@@ -75,51 +76,6 @@ impl Default for UserSearch {
             offset: 0,
         }
     }
-}
-
-fn invalid(name: &str, msg: &str) -> ApiError {
-    ApiError::validation(&["query", name], msg)
-}
-
-/// A whole number within `range`.
-pub fn whole_number(
-    name: &str,
-    raw: &str,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ApiError> {
-    match raw.parse::<u64>() {
-        Ok(value) if range.contains(&value) => Ok(value),
-        _ => Err(invalid(
-            name,
-            &format!(
-                "must be a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        )),
-    }
-}
-
-/// `true` or `false`.
-pub fn boolean(name: &str, raw: &str) -> Result<bool, ApiError> {
-    match raw {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid(name, "must be true or false")),
-    }
-}
-
-/// Each parameter at most once, and only those the route knows.
-pub fn check_known<'a>(pairs: &[(&'a str, &'a str)], known: &[&str]) -> Result<(), ApiError> {
-    for (index, (name, _)) in pairs.iter().enumerate() {
-        if !known.contains(name) {
-            return Err(invalid(name, "unknown query parameter"));
-        }
-        if pairs[..index].iter().any(|(other, _)| other == name) {
-            return Err(invalid(name, "given more than once"));
-        }
-    }
-    Ok(())
 }
 
 impl UserSearch {

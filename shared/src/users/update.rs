@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::audit::{self, Event, Parties};
+use crate::auth::account::User;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::last_admin::{ensure_an_active_admin_remains, lock_active_admins};
@@ -13,7 +14,6 @@ use crate::sessions::{end_sessions, Ended};
 use crate::source_ip::SourceIp;
 use crate::sql_batch::{self, Statement};
 use crate::statements::{DbConn, DbTx, Statements};
-use crate::user::User;
 use crate::users::{conflict_or, find_user, find_user_locked, now, unchanged_since};
 use crate::validation::{self, ProfilePatch, UserPatch};
 use crate::{db, password};

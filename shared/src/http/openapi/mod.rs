@@ -6,13 +6,13 @@ use serde_json::{json, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::audit::{AuditEvent, AuditPage};
+use crate::audit::AuditEvent;
 use crate::credentials::LoginRequest;
 use crate::sessions::{RefreshRequest, SessionGrant, SessionList, SessionView};
 
 mod session_paths;
 use crate::error::{Detail, FieldError};
-use crate::users::{User, UserPage};
+use crate::users::User;
 use crate::validation::{NewUser, PasswordChange, ProfilePatch, UserPatch};
 
 /// Every error but a 422: what went wrong, in a sentence.
@@ -510,4 +510,26 @@ mod tests {
             json!(["string", "null"])
         );
     }
+}
+
+/// `GET /api/users`' answer as the document names it (the code's is `Page<User>`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UserPage {
+    items: Vec<User>,
+    total: u64,
+    #[schema(minimum = 1, maximum = 100)]
+    limit: u64,
+    offset: u64,
+}
+
+/// `GET /api/audit`'s answer as the document names it (the code's is `Page<AuditEvent>`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct AuditPage {
+    items: Vec<AuditEvent>,
+    total: u64,
+    #[schema(minimum = 1, maximum = 100)]
+    limit: u64,
+    offset: u64,
 }
