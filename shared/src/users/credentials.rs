@@ -35,7 +35,7 @@ pub async fn login(
     // other characters) gets the answer of a wrong password after the same bcrypt work.
     if !validation::is_cellnumber(&request.cellnumber) {
         password::verify(&request.password, &password::dummy_hash(config.bcrypt_cost)).await;
-        record_unusable_cellnumber(app, &request.cellnumber, source).await;
+        record_unusable_cellnumber(app, source).await;
         return Err(ApiError::InvalidCredentials);
     }
     let mut conn = app.conn().await?;
@@ -58,14 +58,15 @@ pub async fn login(
 }
 
 /// The `login.failed` event of a cellnumber no user can have, which was refused before any query.
-async fn record_unusable_cellnumber(app: &App, cellnumber: &str, source: &SourceIp) {
+async fn record_unusable_cellnumber(app: &App, source: &SourceIp) {
     let parties = Parties {
         actor_id: None,
         target_id: None,
         source,
     };
+    // What was typed is not a cellnumber (often a password in the wrong field): not kept.
     let event = Event::LoginFailed {
-        cellnumber,
+        cellnumber: None,
         reason: LoginFailure::Credentials,
     };
     let recorded = match app.conn().await {
