@@ -211,6 +211,12 @@ impl From<mysql_async::Error> for ApiError {
             {
                 Self::Unavailable(error.to_string())
             }
+            // A server set up to speak another character set: an operator's fix, not the request's.
+            mysql_async::Error::Other(ref refused)
+                if refused.is::<crate::session_charset::UnsupportedCharset>() =>
+            {
+                Self::Unavailable(refused.to_string())
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -288,6 +294,20 @@ mod tests {
         for code in [1064, 1054] {
             assert_eq!(ApiError::from(server_error(code)).status(), 500, "{code}");
         }
+    }
+
+    #[test]
+    fn a_session_in_another_character_set_is_503_and_its_charset_only_logged() {
+        let refused = crate::session_charset::UnsupportedCharset {
+            variable: "character_set_client",
+            charset: Some("gbk".into()),
+        };
+        let error = ApiError::from(mysql_async::Error::Other(refused.into()));
+        assert_eq!(error.status(), 503);
+        assert!(error.to_string().contains("character_set_client is gbk"));
+        assert!(!error.body().to_string().contains("gbk"));
+        let other = mysql_async::Error::Other("a row did not convert".into());
+        assert_eq!(ApiError::from(other).status(), 500);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod routes;
 mod sdk_http;
 pub mod secrets;
 pub mod secure_random;
+pub mod session_charset;
 pub mod sessions;
 mod sockets;
 pub mod source_ip;
