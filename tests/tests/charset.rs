@@ -568,3 +568,137 @@ async fn the_attack_through_every_write_route_changes_only_its_fields_in_any_ses
         }
     }
 }
+
+/// Every row of every table of `database`, as checksums: what "nothing was written" compares.
+async fn snapshot(conn: &mut mysql_async::Conn, database: &str) -> Vec<(String, Option<u64>)> {
+    let tables: Vec<String> = conn
+        .exec(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? \
+             ORDER BY table_name",
+            (database,),
+        )
+        .await
+        .unwrap();
+    assert!(tables.len() >= 5, "{tables:?}");
+    let names: Vec<String> = tables
+        .iter()
+        .map(|table| format!("`{database}`.`{table}`"))
+        .collect();
+    conn.query(format!("CHECKSUM TABLE {} EXTENDED", names.join(", ")))
+        .await
+        .unwrap()
+}
+
+/// The character sets a plain connection to `url` gets, whatever its client asked for.
+async fn charsets_of_a_session(url: &str) -> (String, String, String) {
+    let mut conn = mysql_async::Conn::from_url(url).await.unwrap();
+    let charsets = conn
+        .query_first(shared::session_charset::QUERY)
+        .await
+        .unwrap()
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    charsets
+}
+
+fn gbk() -> (String, String, String) {
+    ("gbk".to_owned(), "gbk".to_owned(), "gbk".to_owned())
+}
+
+/// A fresh app on a server whose sessions speak GBK: its first connection is refused with a
+/// 503 that names the character set in the log line, every write route answers 503 (or refuses
+/// its input before any query), and no row of any table changes.
+async fn refused_everywhere(root: &mut mysql_async::Conn, database: &str, url: &str, p: &Parties) {
+    let before = snapshot(root, database).await;
+    let app = app_with(url, &[]);
+    let refused = app.conn().await.unwrap_err();
+    assert_eq!(refused.status(), 503, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("character_set_client is gbk, not utf8mb4"),
+        "{refused}"
+    );
+    assert_eq!(
+        refused.body(),
+        json!({ "detail": "Service temporarily unavailable; try again shortly" })
+    );
+    let statuses = attack_every_write_route(&app, p, &Payloads::new('丁'), None).await;
+    for (label, status) in &statuses {
+        if label.contains("with the payload") {
+            // An impossible cellnumber is refused before any query, as are malformed ids.
+            assert!([401, 422, 503].contains(status), "{label}: {statuses:?}");
+        } else {
+            assert_eq!(*status, 503, "{label}: {statuses:?}");
+        }
+    }
+    assert_eq!(snapshot(root, database).await, before, "{statuses:?}");
+}
+
+async fn set_global_charsets(root: &mut mysql_async::Conn, charset: &str) {
+    root.query_drop(format!(
+        "SET GLOBAL character_set_client = {charset}, character_set_connection = {charset}, \
+         character_set_results = {charset}"
+    ))
+    .await
+    .unwrap();
+}
+
+/// A server that ignores the character set its clients ask for and gives every session GBK.
+#[tokio::test]
+async fn a_server_that_ignores_the_clients_charset_is_refused_and_nothing_is_written() {
+    let server = PrivateMariaDb::start_with(&[
+        "--skip-character-set-client-handshake",
+        "--character-set-server=gbk",
+        "--collation-server=gbk_chinese_ci",
+    ])
+    .await;
+    let url = server.database_url("users_api");
+    let mut root = mysql_async::Conn::from_url(server.url()).await.unwrap();
+    // The users and their sessions are made while the server's sessions speak utf8mb4.
+    set_global_charsets(&mut root, "utf8mb4").await;
+    shared::db::prepare(&url, shared::config::DatabaseTls::Off)
+        .await
+        .unwrap();
+    let setup = app_with(&url, &[]);
+    let parties = sign_in(&setup, insert_parties(&setup).await).await;
+    setup.pool.current().disconnect().await.unwrap();
+    set_global_charsets(&mut root, "gbk").await;
+    assert_eq!(charsets_of_a_session(&url).await, gbk());
+
+    refused_everywhere(&mut root, "users_api", &url, &parties).await;
+}
+
+/// A server whose `init_connect` switches every session of a user without SUPER to GBK: the
+/// application's database user is refused; the setup, as root, is not switched.
+#[tokio::test]
+async fn init_connect_that_switches_the_app_user_to_gbk_is_refused_and_nothing_is_written() {
+    let server = PrivateMariaDb::start_with_grant_tables(&["--init-connect=SET NAMES gbk"]).await;
+    let root_url = server.database_url("users_api");
+    shared::db::prepare(&root_url, shared::config::DatabaseTls::Off)
+        .await
+        .unwrap();
+    let mut root = mysql_async::Conn::from_url(&root_url).await.unwrap();
+    let app_user = shared::app_user::AppUser {
+        username: "users_api_app".to_owned(),
+        password: shared::config::Secret::new("app-user-password-1"),
+    };
+    shared::app_user::ensure(&mut root, &app_user)
+        .await
+        .unwrap();
+    let app_url = root_url.replacen("root@", "users_api_app:app-user-password-1@", 1);
+    assert_ne!(app_url, root_url);
+    let utf8mb4 = (
+        "utf8mb4".to_owned(),
+        "utf8mb4".to_owned(),
+        "utf8mb4".to_owned(),
+    );
+    assert_eq!(charsets_of_a_session(&root_url).await, utf8mb4);
+    assert_eq!(charsets_of_a_session(&app_url).await, gbk());
+
+    let setup = app_with(&root_url, &[]);
+    let parties = sign_in(&setup, insert_parties(&setup).await).await;
+    setup.pool.current().disconnect().await.unwrap();
+
+    refused_everywhere(&mut root, "users_api", &app_url, &parties).await;
+}
