@@ -212,6 +212,12 @@ impl From<mysql_async::Error> for ApiError {
             {
                 Self::Unavailable(text)
             }
+            // A server set up to speak another character set: an operator's fix, not the request's.
+            mysql_async::Error::Other(ref refused)
+                if refused.is::<crate::db::session_charset::UnsupportedCharset>() =>
+            {
+                Self::Unavailable(refused.to_string())
+            }
             _ => Self::Internal(text),
         }
     }
@@ -303,6 +309,20 @@ mod tests {
             text,
             "internal error: database: server error 1062 (SQLSTATE 23000)"
         );
+    }
+
+    #[test]
+    fn a_session_in_another_character_set_is_503_and_its_charset_only_logged() {
+        let refused = crate::db::session_charset::UnsupportedCharset {
+            variable: "character_set_client",
+            charset: Some("gbk".into()),
+        };
+        let error = ApiError::from(mysql_async::Error::Other(refused.into()));
+        assert_eq!(error.status(), 503);
+        assert!(error.to_string().contains("character_set_client is gbk"));
+        assert!(!error.body().to_string().contains("gbk"));
+        let other = mysql_async::Error::Other("a row did not convert".into());
+        assert_eq!(ApiError::from(other).status(), 500);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const MARIADBD: &str = "/usr/sbin/mariadbd";
+const INSTALL_DB: &str = "/usr/bin/mariadb-install-db";
 /// A fresh datadir takes about a second to initialise; a slow, shared machine gets far more.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
@@ -18,6 +19,8 @@ pub struct PrivateMariaDb {
     child: Option<Child>,
     /// Server options beyond ours (a restart keeps them).
     options: Vec<String>,
+    /// Whether privileges are checked (a datadir made by `mariadb-install-db`).
+    grant_tables: bool,
 }
 
 impl PrivateMariaDb {
@@ -29,6 +32,17 @@ impl PrivateMariaDb {
     /// [`Self::start`] with more server options, such as `--max-connections=40`: settings the
     /// shared server every other test uses must not be given.
     pub async fn start_with(options: &[&str]) -> Self {
+        Self::start_configured(options, false).await
+    }
+
+    /// [`Self::start_with`] on a datadir with grant tables (about 5 s more), so privileges are
+    /// checked, and what the server does only for users without SUPER (such as `init_connect`)
+    /// happens. Root connects over TCP without a password and has every privilege.
+    pub async fn start_with_grant_tables(options: &[&str]) -> Self {
+        Self::start_configured(options, true).await
+    }
+
+    async fn start_configured(options: &[&str], grant_tables: bool) -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "users-api-mariadb-{}-{}",
@@ -42,13 +56,18 @@ impl PrivateMariaDb {
             port: crate::serve::free_port(),
             child: None,
             options: options.iter().map(|option| option.to_string()).collect(),
+            grant_tables,
         };
+        if grant_tables {
+            server.install_grant_tables();
+        }
         server.spawn();
         server.wait_ready().await;
         server
     }
 
-    /// The server's URL without a database, as user root (any password works: no grant tables).
+    /// The server's URL without a database, as user root (no password; without grant tables
+    /// any password works).
     pub fn url(&self) -> String {
         format!("mysql://root@127.0.0.1:{}", self.port)
     }
@@ -66,9 +85,29 @@ impl PrivateMariaDb {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
 
+    fn install_grant_tables(&self) {
+        let output = Command::new(INSTALL_DB)
+            .args([
+                "--no-defaults".to_owned(),
+                format!("--datadir={}/data", self.dir.display()),
+                "--user=root".to_owned(),
+                // Root accounts for 127.0.0.1 and ::1 too, with no password.
+                "--auth-root-authentication-method=normal".to_owned(),
+                "--skip-test-db".to_owned(),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {INSTALL_DB}: {error}"));
+        assert!(
+            output.status.success(),
+            "{INSTALL_DB} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     fn spawn(&mut self) {
         let dir = self.dir.display();
-        let args = [
+        let mut args = vec![
             "--no-defaults".to_owned(),
             format!("--datadir={dir}/data"),
             format!("--socket={dir}/mariadb.sock"),
@@ -78,9 +117,6 @@ impl PrivateMariaDb {
             "--bind-address=127.0.0.1".to_owned(),
             // The tests run as root; mariadbd refuses to unless told so.
             "--user=root".to_owned(),
-            // No grant tables, so no mariadb-install-db (5 s): an empty datadir starts in about
-            // a second, and root connects without a password.
-            "--skip-grant-tables".to_owned(),
             "--skip-name-resolve".to_owned(),
             "--innodb-buffer-pool-size=16M".to_owned(),
             "--innodb-log-file-size=8M".to_owned(),
@@ -91,6 +127,11 @@ impl PrivateMariaDb {
             // Durability stays at its default (a flush at every commit): the tests prove that no
             // acknowledged write is lost, which a laxer setting would make meaningless.
         ];
+        if !self.grant_tables {
+            // No grant tables, so no mariadb-install-db (5 s): an empty datadir starts in about
+            // a second, and root connects without a password.
+            args.push("--skip-grant-tables".to_owned());
+        }
         let child = Command::new(MARIADBD)
             .args(args)
             .args(&self.options)

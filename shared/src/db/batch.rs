@@ -3,8 +3,8 @@
 //! and `COMMIT`.
 //!
 //! The statements go as one text query (the connection allows multiple statements), in either
-//! statement mode, so their values are written into the text by the one escaping function,
-//! [`statements::literal`], with the connection's escaping rule.
+//! statement mode, so their values are written into the text by the one function that does,
+//! [`statements::literal`].
 
 use std::borrow::Cow;
 
@@ -53,7 +53,7 @@ pub async fn answers_in_transaction(
     db: &mut DbConn,
     statements: &[Statement],
 ) -> Result<Vec<Answer>, mysql_async::Error> {
-    let text = format!("START TRANSACTION;\n{};\nCOMMIT", text_of(db, statements)?);
+    let text = format!("START TRANSACTION;\n{};\nCOMMIT", text_of(statements)?);
     let conn = db.raw();
     match run(conn, text).await {
         Ok(answers) if answers.len() != statements.len() + 2 => {
@@ -93,21 +93,20 @@ pub async fn run_each(
     db: &mut DbConn,
     statements: &[Statement],
 ) -> Result<Vec<Outcome>, mysql_async::Error> {
-    let text = text_of(db, statements)?;
+    let text = text_of(statements)?;
     let answers = run(db.raw(), text).await?;
     Ok(answers.into_iter().map(|answer| answer.outcome).collect())
 }
 
-/// The statements as one multi-statement text, their values written with `db`'s escaping rule.
-fn text_of(db: &DbConn, statements: &[Statement]) -> Result<String, mysql_async::Error> {
-    let escaping = db.dialect().escaping;
+/// The statements as one multi-statement text, their values in it.
+fn text_of(statements: &[Statement]) -> Result<String, mysql_async::Error> {
     let mut text = String::new();
     for statement in statements {
         if !text.is_empty() {
             text.push_str(";\n");
         }
         let values = Params::Positional(statement.values.clone());
-        text.push_str(&statements::bind(&statement.sql, &values, escaping)?);
+        text.push_str(&statements::bind(&statement.sql, &values)?);
     }
     Ok(text)
 }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod batch;
 pub mod errors;
 pub mod pool;
+pub mod session_charset;
 pub(crate) mod sockets;
 pub mod statements;
 
@@ -13,8 +14,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
 use crate::config::DatabaseTls;
-use crate::pool::{EscapingByConnection, SessionSettings};
-use crate::statements::Escaping;
+use crate::pool::SessionSettings;
 
 use crate::db_error::{summarize_migration, Summarized};
 use crate::error::ApiError;
@@ -81,13 +81,12 @@ pub fn pool(database_url: &str, tls: DatabaseTls) -> Result<Pool, DbSetupError> 
 }
 
 /// The pool of one function instance, whose new connections are set up as `session` says and
-/// record their session's escaping rule in `escaping`. Creating it does not connect, so a cold
-/// start does no network work before it has a request to serve.
+/// refused unless their session speaks utf8mb4. Creating it does not connect, so a cold start
+/// does no network work before it has a request to serve.
 pub fn pool_with_session(
     database_url: &str,
     tls: DatabaseTls,
     session: SessionSettings,
-    escaping: EscapingByConnection,
 ) -> Result<Pool, DbSetupError> {
     let opening_query = session.opening_query();
     // The server closes a connection idle for its session's `wait_timeout`; the pool gives it up
@@ -101,31 +100,27 @@ pub fn pool_with_session(
         });
     let builder = builder(database_url, tls, idle_limit)?.after_connect(move |conn| {
         let opening_query = opening_query.clone();
-        let escaping = escaping.clone();
-        Box::pin(async move {
-            let rule = open_session(conn, opening_query).await?;
-            escaping.insert(conn.id(), rule);
-            Ok(())
-        })
+        Box::pin(async move { open_session(conn, opening_query).await })
     });
     Ok(Pool::new(builder))
 }
 
-/// Runs a new connection's opening query (its settings, then the escaping probe) and says the
-/// session's escaping rule: the last answer of the query.
+/// Runs a new connection's opening query (its settings, then [`session_charset::QUERY`]) and
+/// fails unless the session speaks utf8mb4: the error ends the connection, and the request that
+/// wanted it answers 503.
 async fn open_session(
     conn: &mut mysql_async::Conn,
     opening_query: String,
-) -> Result<Escaping, mysql_async::Error> {
+) -> Result<(), mysql_async::Error> {
     let mut result = conn.query_iter(opening_query).await?;
-    let mut last: Vec<u64> = Vec::new();
+    let mut charsets = None;
     while !result.is_empty() {
-        let rows: Vec<u64> = result.collect().await?;
-        if !rows.is_empty() {
-            last = rows;
+        let rows: Vec<session_charset::Answer> = result.collect().await?;
+        if let Some(row) = rows.into_iter().next() {
+            charsets = Some(row);
         }
     }
-    Escaping::from_probe(last.first().copied())
+    session_charset::check(charsets).map_err(|refused| mysql_async::Error::Other(refused.into()))
 }
 
 /// Options of a pool whose connections are not used again after `idle_limit` without a query.

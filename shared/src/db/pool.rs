@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 use mysql_async::Conn;
 
 use crate::config::DatabaseTls;
+use crate::db::session_charset;
 use crate::db::{self, DbSetupError};
 use crate::secret::Secret;
 use crate::sockets;
-use crate::statements::{DbConn, Dialect, Escaping, StatementMode};
+use crate::statements::{DbConn, StatementMode};
 
 /// At most one read of the secret per instance in this interval, however many requests are
 /// refused: a wrong password in the secret must not turn every request into a Secrets Manager call.
@@ -70,8 +71,6 @@ pub struct DbPool {
     current: RwLock<Current>,
     tls: DatabaseTls,
     session: SessionSettings,
-    /// The escaping rule of each connection's session, by connection id, as read when it opened.
-    escaping: EscapingByConnection,
     port: u16,
     owned: Mutex<Owned>,
     credentials: Option<CredentialSource>,
@@ -96,17 +95,15 @@ impl DbPool {
         tls: DatabaseTls,
         session: SessionSettings,
     ) -> Result<Self, DbSetupError> {
-        let escaping = EscapingByConnection::default();
         Ok(Self {
             current: RwLock::new(Current {
-                pool: db::pool_with_session(database_url, tls, session, escaping.clone())?,
+                pool: db::pool_with_session(database_url, tls, session)?,
                 url: Secret::new(database_url),
                 generation: 0,
             }),
             tls,
             port: db::port_of(database_url)?,
             session,
-            escaping,
             owned: Mutex::new(Owned::default()),
             credentials: None,
             last_reread: tokio::sync::Mutex::new(None),
@@ -139,20 +136,7 @@ impl DbPool {
 
     /// A connection for a request's statements, sent in the pool's statement mode.
     pub async fn conn(&self) -> Result<DbConn, mysql_async::Error> {
-        let mut conn = self.get_conn().await?;
-        let escaping = match self.escaping.get(conn.id()) {
-            Some(escaping) => escaping,
-            None => {
-                let escaping = Escaping::probe(&mut conn).await?;
-                self.escaping.insert(conn.id(), escaping);
-                escaping
-            }
-        };
-        let dialect = Dialect {
-            mode: self.session.mode,
-            escaping,
-        };
-        Ok(DbConn::new(conn, dialect))
+        Ok(DbConn::new(self.get_conn().await?, self.session.mode))
     }
 
     /// The statement mode of the pool's connections.
@@ -289,7 +273,7 @@ impl DbPool {
         }
         lock(&CLAIMED).retain(|inode| !inodes.contains(inode));
         let url = self.read().url.clone();
-        match db::pool_with_session(url.expose(), self.tls, self.session, self.escaping.clone()) {
+        match db::pool_with_session(url.expose(), self.tls, self.session) {
             Ok(pool) => {
                 let old = {
                     let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
@@ -338,8 +322,7 @@ impl DbPool {
             );
             return false;
         }
-        let pool = match db::pool_with_session(&url, self.tls, self.session, self.escaping.clone())
-        {
+        let pool = match db::pool_with_session(&url, self.tls, self.session) {
             Ok(pool) => pool,
             Err(error) => {
                 tracing::error!(%error, "the database secret changed into an unusable URL");
@@ -405,8 +388,8 @@ impl SessionSettings {
         }
     }
 
-    /// What a new connection runs first: its `SET SESSION` (if any) and [`Escaping::PROBE`], as
-    /// one text query and one round trip.
+    /// What a new connection runs first: its `SET SESSION` (if any) and
+    /// [`session_charset::QUERY`], as one text query and one round trip.
     pub fn opening_query(&self) -> String {
         let mut settings = Vec::new();
         if let Some(seconds) = self.lock_wait_seconds {
@@ -416,32 +399,14 @@ impl SessionSettings {
             settings.push(format!("wait_timeout = {seconds}"));
         }
         if settings.is_empty() {
-            Escaping::PROBE.to_owned()
+            session_charset::QUERY.to_owned()
         } else {
-            format!("SET SESSION {}; {}", settings.join(", "), Escaping::PROBE)
+            format!(
+                "SET SESSION {}; {}",
+                settings.join(", "),
+                session_charset::QUERY
+            )
         }
-    }
-}
-
-/// The escaping rule of each open connection, shared by a pool's generations. A connection
-/// missing from it (the map is cleared when it grows) is probed again when next taken.
-#[derive(Clone, Default)]
-pub struct EscapingByConnection(Arc<Mutex<std::collections::HashMap<u32, Escaping>>>);
-
-impl EscapingByConnection {
-    /// An instance opens a connection every few idle minutes at most; this many is hours' worth.
-    const CAPACITY: usize = 64;
-
-    pub fn get(&self, connection_id: u32) -> Option<Escaping> {
-        lock(&self.0).get(&connection_id).copied()
-    }
-
-    pub fn insert(&self, connection_id: u32, escaping: Escaping) {
-        let mut known = lock(&self.0);
-        if known.len() >= Self::CAPACITY {
-            known.clear();
-        }
-        known.insert(connection_id, escaping);
     }
 }
 

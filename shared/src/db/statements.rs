@@ -8,11 +8,16 @@
 //!   statement, so behind a proxy the binary protocol would multiplex nothing. The values then
 //!   enter the SQL text through one function, [`literal`].
 //!
-//! [`literal`] is mysql_common's `Value::as_sql`, told how the session reads backslashes
-//! ([`Escaping`]): with `NO_BACKSLASH_ESCAPES` in the server's `sql_mode` a backslash is an
-//! ordinary character and only a quote is doubled; without it, quotes, backslashes and control
-//! characters are escaped with a backslash. Getting that wrong would let a quote through, so the
-//! rule is read from the server when a connection is opened ([`Escaping::probe`]), never assumed.
+//! [`literal`] writes every value so that its meaning depends on nothing of the session: a
+//! string is a hex literal with a character set introducer (`_utf8mb4 X'E4B881'`), bytes that
+//! are not UTF-8 a hex literal (`X'FF00'`). Quoting and backslash-escaping would depend on the
+//! session twice over: with `NO_BACKSLASH_ESCAPES` a backslash is an ordinary character, and in
+//! GBK, Big5, SJIS, CP932 or GB18030 the byte 0x5C may be the second byte of a character, so the
+//! backslash written before a quote is swallowed and the quote ends the string. A session can
+//! end up in either without the client asking (`init_connect`, a server that ignores the
+//! client's character set, a proxy spreading one client over database sessions of different
+//! `sql_mode`s). Hex digits have no quote and no backslash, and every literal is ASCII, so a
+//! statement reads the same in every ASCII-compatible character set and every `sql_mode`.
 
 use std::future::{ready, Future};
 use std::pin::Pin;
@@ -34,49 +39,42 @@ pub enum StatementMode {
     Text,
 }
 
-/// How the session reads a backslash inside a quoted string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Escaping {
-    /// `\` escapes the next character (MySQL's default `sql_mode`).
-    Backslash,
-    /// `NO_BACKSLASH_ESCAPES`: `\` is an ordinary character; a quote is escaped by doubling it.
-    NoBackslashEscapes,
-}
-
-impl Escaping {
-    /// The query whose answer tells the session's rule: the length of the literal `'\\'` is 1
-    /// when a backslash escapes (two characters read as one backslash) and 2 when it does not.
-    /// It reads no variable and changes nothing, so it is as harmless behind a proxy as anywhere.
-    pub const PROBE: &'static str = "SELECT LENGTH('\\\\')";
-
-    /// The rule of `conn`'s session.
-    pub async fn probe(conn: &mut Conn) -> DbResult<Self> {
-        let length: Option<u64> = conn.query_first(Self::PROBE).await?;
-        Self::from_probe(length)
-    }
-
-    /// The rule from the answer to [`Self::PROBE`].
-    pub fn from_probe(length: Option<u64>) -> DbResult<Self> {
-        match length {
-            Some(1) => Ok(Self::Backslash),
-            Some(2) => Ok(Self::NoBackslashEscapes),
-            other => Err(mysql_async::Error::Other(
-                format!("the server answered {other:?} to the escaping probe").into(),
-            )),
+/// `value` as an SQL literal: the one place a value enters SQL text. The literal is ASCII and
+/// holds no backslash; a quote appears only around hex digits, or around the digits, dashes,
+/// colons, dots and spaces of a date or a time. See the module's documentation for why.
+pub fn literal(value: &Value) -> String {
+    match value {
+        Value::Bytes(bytes) => {
+            let introducer = match std::str::from_utf8(bytes) {
+                Ok(_) => "_utf8mb4 ",
+                Err(_) => "",
+            };
+            let mut text = String::with_capacity(introducer.len() + 3 + 2 * bytes.len());
+            text.push_str(introducer);
+            text.push_str("X'");
+            for byte in bytes {
+                text.push(HEX_DIGITS[usize::from(byte >> 4)] as char);
+                text.push(HEX_DIGITS[usize::from(byte & 0x0f)] as char);
+            }
+            text.push('\'');
+            text
         }
+        // Digits and a sign; a float that is not finite (none of our values) comes out as a word
+        // the server refuses, never as a value.
+        Value::NULL | Value::Int(_) | Value::UInt(_) | Value::Float(_) | Value::Double(_) => {
+            value.as_sql(false)
+        }
+        // Quoted digits, dashes, colons, dots and spaces: no escaping involved.
+        Value::Date(..) | Value::Time(..) => value.as_sql(false),
     }
 }
 
-/// `value` as an SQL literal of the session whose rule is `escaping`: the one place a value
-/// enters SQL text. Strings that are not UTF-8 become hex literals (`0x..`).
-pub fn literal(value: &Value, escaping: Escaping) -> String {
-    value.as_sql(escaping == Escaping::NoBackslashEscapes)
-}
+const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
 
 /// `sql` with each `?` placeholder replaced by the literal of its value, in order. A `?` inside a
 /// quoted string, a quoted identifier or a comment of `sql` is not a placeholder. Fails, like a
 /// prepared statement would, when the counts differ or the parameters are named.
-pub fn bind(sql: &str, params: &Params, escaping: Escaping) -> DbResult<String> {
+pub fn bind(sql: &str, params: &Params) -> DbResult<String> {
     let values: &[Value] = match params {
         Params::Empty => &[],
         Params::Positional(values) => values,
@@ -101,9 +99,14 @@ pub fn bind(sql: &str, params: &Params, escaping: Escaping) -> DbResult<String> 
     let mut copied = 0;
     for (at, value) in placeholders.into_iter().zip(values) {
         text.push_str(&sql[copied..at]);
-        let literal = literal(value, escaping);
-        // `a - -1` must not become `a --1`, nor `a/` + `*` a comment opener.
-        if matches!(text.chars().last(), Some('-' | '/')) {
+        let literal = literal(value);
+        // `a - -1` must not become `a --1`, nor `a/` + `*` a comment opener, nor `a` + `_utf8mb4`
+        // one identifier.
+        if text
+            .chars()
+            .last()
+            .is_some_and(|c| matches!(c, '-' | '/' | '_' | '$') || c.is_alphanumeric())
+        {
             text.push(' ');
         }
         text.push_str(&literal);
@@ -124,7 +127,7 @@ fn placeholders(sql: &str) -> Vec<usize> {
             quote @ (b'\'' | b'"' | b'`') => {
                 at += 1;
                 while at < bytes.len() && bytes[at] != quote {
-                    // Our statements are written for either escaping rule, so a backslash
+                    // Our statements are written for either backslash rule, so a backslash
                     // before a quote never appears in them; skipping it is the safe reading.
                     if bytes[at] == b'\\' && quote != b'`' {
                         at += 1;
@@ -180,19 +183,12 @@ pub trait Statements: Send {
     fn run<'a>(&'a mut self, sql: &'a str, params: impl Into<Params>) -> DbFuture<'a, Outcome>;
 }
 
-/// How a connection sends statements: its mode, and the escaping rule of its session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dialect {
-    pub mode: StatementMode,
-    pub escaping: Escaping,
-}
-
-impl Dialect {
+impl StatementMode {
     /// The statement's text with its values in it, in text mode; `None` in prepared mode.
     fn text_of(self, sql: &str, params: &Params) -> Option<DbResult<String>> {
-        match self.mode {
-            StatementMode::Prepared => None,
-            StatementMode::Text => Some(bind(sql, params, self.escaping)),
+        match self {
+            Self::Prepared => None,
+            Self::Text => Some(bind(sql, params)),
         }
     }
 }
@@ -206,11 +202,11 @@ fn failed<'a, T: Send + 'a>(error: mysql_async::Error) -> DbFuture<'a, T> {
 // every statement (smaller binaries, the same work).
 fn first_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
     db: &'a mut Q,
-    dialect: Dialect,
+    mode: StatementMode,
     sql: &'a str,
     params: Params,
 ) -> DbFuture<'a, Option<T>> {
-    let row: DbFuture<'a, Option<Row>> = match dialect.text_of(sql, &params) {
+    let row: DbFuture<'a, Option<Row>> = match mode.text_of(sql, &params) {
         None => db.exec_first(sql, params),
         Some(Ok(text)) => db.query_first(text),
         Some(Err(error)) => return failed(error),
@@ -220,11 +216,11 @@ fn first_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
 
 fn rows_on<'a, Q: Queryable, T: FromRow + Send + 'static>(
     db: &'a mut Q,
-    dialect: Dialect,
+    mode: StatementMode,
     sql: &'a str,
     params: Params,
 ) -> DbFuture<'a, Vec<T>> {
-    let rows: DbFuture<'a, Vec<Row>> = match dialect.text_of(sql, &params) {
+    let rows: DbFuture<'a, Vec<Row>> = match mode.text_of(sql, &params) {
         None => db.exec(sql, params),
         Some(Ok(text)) => db.query(text),
         Some(Err(error)) => return failed(error),
@@ -243,12 +239,12 @@ fn converted<T: FromRow>(row: Row) -> DbResult<T> {
 
 fn run_on<'a, Q: Queryable>(
     db: &'a mut Q,
-    dialect: Dialect,
+    mode: StatementMode,
     sql: &'a str,
     params: Params,
 ) -> DbFuture<'a, Outcome> {
     Box::pin(async move {
-        match dialect.text_of(sql, &params) {
+        match mode.text_of(sql, &params) {
             None => outcome_of(db.exec_iter(sql, params).await?).await,
             Some(text) => outcome_of(db.query_iter(text?).await?).await,
         }
@@ -271,23 +267,23 @@ async fn outcome_of<P: mysql_async::prelude::Protocol>(
 #[derive(Debug)]
 pub struct DbConn {
     conn: Conn,
-    dialect: Dialect,
+    mode: StatementMode,
 }
 
 impl DbConn {
-    pub fn new(conn: Conn, dialect: Dialect) -> Self {
-        Self { conn, dialect }
+    pub fn new(conn: Conn, mode: StatementMode) -> Self {
+        Self { conn, mode }
     }
 
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
+    pub fn mode(&self) -> StatementMode {
+        self.mode
     }
 
     /// Starts a transaction (`START TRANSACTION`, a text statement in either mode).
     pub async fn begin(&mut self) -> DbResult<DbTx<'_>> {
-        let dialect = self.dialect;
+        let mode = self.mode;
         let tx = self.conn.start_transaction(TxOpts::default()).await?;
-        Ok(DbTx { tx, dialect })
+        Ok(DbTx { tx, mode })
     }
 
     /// The driver's connection, for what only text statements do (multi-statement batches).
@@ -302,7 +298,7 @@ impl Statements for DbConn {
         sql: &'a str,
         params: impl Into<Params>,
     ) -> DbFuture<'a, Option<T>> {
-        first_on(&mut self.conn, self.dialect, sql, params.into())
+        first_on(&mut self.conn, self.mode, sql, params.into())
     }
 
     fn rows<'a, T: FromRow + Send + 'static>(
@@ -310,18 +306,18 @@ impl Statements for DbConn {
         sql: &'a str,
         params: impl Into<Params>,
     ) -> DbFuture<'a, Vec<T>> {
-        rows_on(&mut self.conn, self.dialect, sql, params.into())
+        rows_on(&mut self.conn, self.mode, sql, params.into())
     }
 
     fn run<'a>(&'a mut self, sql: &'a str, params: impl Into<Params>) -> DbFuture<'a, Outcome> {
-        run_on(&mut self.conn, self.dialect, sql, params.into())
+        run_on(&mut self.conn, self.mode, sql, params.into())
     }
 }
 
 /// A transaction of a [`DbConn`]; dropped without [`DbTx::commit`], it is rolled back.
 pub struct DbTx<'c> {
     tx: Transaction<'c>,
-    dialect: Dialect,
+    mode: StatementMode,
 }
 
 impl DbTx<'_> {
@@ -340,7 +336,7 @@ impl Statements for DbTx<'_> {
         sql: &'a str,
         params: impl Into<Params>,
     ) -> DbFuture<'a, Option<T>> {
-        first_on(&mut self.tx, self.dialect, sql, params.into())
+        first_on(&mut self.tx, self.mode, sql, params.into())
     }
 
     fn rows<'a, T: FromRow + Send + 'static>(
@@ -348,11 +344,11 @@ impl Statements for DbTx<'_> {
         sql: &'a str,
         params: impl Into<Params>,
     ) -> DbFuture<'a, Vec<T>> {
-        rows_on(&mut self.tx, self.dialect, sql, params.into())
+        rows_on(&mut self.tx, self.mode, sql, params.into())
     }
 
     fn run<'a>(&'a mut self, sql: &'a str, params: impl Into<Params>) -> DbFuture<'a, Outcome> {
-        run_on(&mut self.tx, self.dialect, sql, params.into())
+        run_on(&mut self.tx, self.mode, sql, params.into())
     }
 }
 
@@ -361,7 +357,7 @@ mod tests {
     use super::*;
 
     fn bound(sql: &str, values: Vec<Value>) -> String {
-        bind(sql, &Params::Positional(values), Escaping::Backslash).unwrap()
+        bind(sql, &Params::Positional(values)).unwrap()
     }
 
     #[test]
@@ -371,7 +367,7 @@ mod tests {
                 "UPDATE t SET a = ? WHERE id = ?",
                 vec!["x".into(), 7u64.into()]
             ),
-            "UPDATE t SET a = 'x' WHERE id = 7"
+            "UPDATE t SET a = _utf8mb4 X'78' WHERE id = 7"
         );
         assert_eq!(
             bound(
@@ -382,41 +378,100 @@ mod tests {
         );
         assert_eq!(bound("SELECT a - ?", vec![(-1i64).into()]), "SELECT a - -1");
         assert_eq!(bound("SELECT a-?", vec![(-1i64).into()]), "SELECT a- -1");
+        assert_eq!(
+            bound("SELECT a LIKE?", vec!["".into()]),
+            "SELECT a LIKE _utf8mb4 X''"
+        );
     }
 
     #[test]
     fn the_counts_must_agree_and_names_are_refused() {
         for (sql, values) in [("SELECT ?", vec![]), ("SELECT 1", vec![Value::from(1u64)])] {
-            assert!(bind(sql, &Params::Positional(values), Escaping::Backslash).is_err());
+            assert!(bind(sql, &Params::Positional(values)).is_err());
         }
         let named = Params::Named(Default::default());
-        assert!(bind("SELECT 1", &named, Escaping::Backslash).is_err());
-        assert_eq!(
-            bind("SELECT 1", &Params::Empty, Escaping::Backslash).unwrap(),
-            "SELECT 1"
-        );
+        assert!(bind("SELECT 1", &named).is_err());
+        assert_eq!(bind("SELECT 1", &Params::Empty).unwrap(), "SELECT 1");
     }
 
     #[test]
-    fn each_rule_escapes_quotes_its_own_way() {
-        let value = Value::from("a'b\\c");
-        assert_eq!(literal(&value, Escaping::Backslash), "'a\\'b\\\\c'");
-        assert_eq!(literal(&value, Escaping::NoBackslashEscapes), "'a''b\\c'");
+    fn strings_are_hex_with_their_character_set_and_bytes_plain_hex() {
         assert_eq!(
-            literal(&Value::Bytes(vec![0xff, 0]), Escaping::Backslash),
-            "0xFF00"
+            literal(&Value::from("丁' WHERE id=7;#")),
+            "_utf8mb4 X'E4B881272057484552452069643D373B23'"
         );
-        assert_eq!(literal(&Value::NULL, Escaping::Backslash), "NULL");
+        assert_eq!(literal(&Value::from("a'b\\c")), "_utf8mb4 X'6127625C63'");
+        assert_eq!(literal(&Value::from("")), "_utf8mb4 X''");
+        assert_eq!(literal(&Value::Bytes(vec![0xff, 0])), "X'FF00'");
+        assert_eq!(literal(&Value::NULL), "NULL");
+        assert_eq!(literal(&Value::from(-7i64)), "-7");
+        assert_eq!(
+            literal(&Value::Date(2024, 2, 29, 23, 59, 58, 123_456)),
+            "'2024-02-29 23:59:58.123456'"
+        );
     }
 
+    /// Seeded values of every kind: strings of any characters, bytes of any values, numbers,
+    /// dates and times.
+    fn values_of_every_kind() -> Vec<Value> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![Value::NULL, Value::Float(f32::NAN), Value::Double(-0.5)];
+        for _ in 0..5000 {
+            let length = (next() % 20) as usize;
+            let bytes: Vec<u8> = (0..length).map(|_| next() as u8).collect();
+            let text: String = (0..length)
+                .filter_map(|_| char::from_u32((next() % 0x11_0000) as u32))
+                .collect();
+            values.push(Value::Bytes(bytes));
+            values.push(Value::from(text));
+            values.push(Value::Int(next() as i64));
+            values.push(Value::UInt(next()));
+            values.push(Value::Double(f64::from_bits(next())));
+            values.push(Value::Date(
+                (next() % 10_000) as u16,
+                (next() % 13) as u8,
+                (next() % 32) as u8,
+                (next() % 24) as u8,
+                (next() % 60) as u8,
+                (next() % 60) as u8,
+                (next() % 1_000_000) as u32,
+            ));
+            values.push(Value::Time(
+                next() % 2 == 0,
+                (next() % 35) as u32,
+                (next() % 24) as u8,
+                (next() % 60) as u8,
+                (next() % 60) as u8,
+                (next() % 1_000_000) as u32,
+            ));
+        }
+        values
+    }
+
+    /// What makes a literal mean the same in every session: ASCII only (so no multi-byte
+    /// character of any character set can begin in it or swallow its end), no backslash, and
+    /// quotes only around characters that no `sql_mode` reads specially.
     #[test]
-    fn the_probe_answer_names_the_rule() {
-        assert_eq!(Escaping::from_probe(Some(1)).unwrap(), Escaping::Backslash);
-        assert_eq!(
-            Escaping::from_probe(Some(2)).unwrap(),
-            Escaping::NoBackslashEscapes
-        );
-        assert!(Escaping::from_probe(None).is_err());
-        assert!(Escaping::from_probe(Some(3)).is_err());
+    fn every_literal_is_ascii_without_backslash_and_quotes_only_inert_characters() {
+        for value in values_of_every_kind() {
+            let text = literal(&value);
+            assert!(text.is_ascii(), "{value:?} as {text}");
+            assert!(!text.contains('\\'), "{value:?} as {text}");
+            assert!(!text.contains('"'), "{value:?} as {text}");
+            let mut quoted = text.split('\'').skip(1).step_by(2);
+            assert_eq!(text.matches('\'').count() % 2, 0, "{value:?} as {text}");
+            assert!(
+                quoted.all(|inside| inside
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || "-:. ".contains(c))),
+                "{value:?} as {text}"
+            );
+        }
     }
 }
