@@ -32,9 +32,8 @@ pub use error::ApiError;
 // Old flat paths, kept while the move settles.
 pub use app::{config, logging, secrets};
 pub use auth::account as user;
+pub use auth::key_rotation;
 pub use auth::{key_ring, password, policy, random as secure_random, source_ip, throttle, token};
-pub use aws::key_rotation;
-pub(crate) use aws::sdk_http;
 pub(crate) use db::sockets;
 pub use db::{account as app_user, batch as sql_batch, errors as db_error, pool, statements};
 pub use http::{openapi, routes};

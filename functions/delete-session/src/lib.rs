@@ -1,6 +1,6 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, Error, Reply};
-use shared::{auth, sessions, App};
+use shared::{sessions, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(
@@ -8,7 +8,7 @@ pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error>
         &event,
         "DELETE /api/users/me/sessions/{sessionId}",
         async {
-            let mut signed_in = auth::authenticate(app, http::authorization(&event)).await?;
+            let mut signed_in = http::signed_in(app, &event).await?;
             sessions::end_own(
                 &mut signed_in,
                 http::path_text(&event, "sessionId"),

@@ -1,6 +1,6 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, Error, Reply};
-use shared::{auth, users, App};
+use shared::{users, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "DELETE /api/users/{id}", async {
@@ -8,8 +8,7 @@ pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error>
         // read with the token.
         let id = http::path_id(&event);
         let subject_id = id.as_ref().ok().copied();
-        let mut signed_in =
-            auth::authenticate_about(app, http::authorization(&event), subject_id).await?;
+        let mut signed_in = http::signed_in_about(app, &event, subject_id).await?;
         let id = id?;
         users::delete(&mut signed_in, id, &http::source_ip(&event)).await?;
         Reply::json(

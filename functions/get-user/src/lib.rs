@@ -1,14 +1,13 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, Error, Reply};
-use shared::{auth, users, App};
+use shared::{users, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "GET /api/users/{id}", async {
         // A bad id is reported after the token check, as for every other route.
         let id = http::path_id(&event);
         let subject_id = id.as_ref().ok().copied();
-        let mut signed_in =
-            auth::authenticate_about(app, http::authorization(&event), subject_id).await?;
+        let mut signed_in = http::signed_in_about(app, &event, subject_id).await?;
         let id = id?;
         let user = users::get(&mut signed_in, id).await?;
         Reply::json(200, &user)

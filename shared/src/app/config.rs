@@ -29,8 +29,7 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
 /// Five minutes: a burst's connections are back within minutes, while an instance serving one
 /// request every few minutes keeps its connection.
 pub const DEFAULT_DB_IDLE_TIMEOUT_SECONDS: u64 = 300;
-/// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
-pub const MIN_SECRET_KEY_BYTES: usize = 32;
+pub use crate::auth::token::MIN_SECRET_KEY_BYTES;
 
 /// How the connection to MySQL is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +99,16 @@ pub fn parse_statement_mode(value: Option<&str>) -> Result<StatementMode, Config
 }
 
 impl Config {
+    /// The login throttle's limits.
+    pub fn login_limits(&self) -> crate::auth::throttle::Limits {
+        crate::auth::throttle::Limits {
+            per_pair: self.login_max_failures,
+            per_address: self.login_max_failures_per_address,
+            total: self.login_max_failures_total,
+            window: self.login_window,
+        }
+    }
+
     /// The parsing itself, over any source of variables, so it is testable without touching the
     /// process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {

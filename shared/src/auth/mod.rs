@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod key_ring;
+pub mod key_rotation;
 pub mod password;
 pub mod policy;
 pub mod random;
@@ -12,10 +13,11 @@ pub mod token;
 use chrono::Utc;
 
 use crate::auth::account::{user_columns, User, USER_COLUMNS};
+use crate::db::pool::DbPool;
 use crate::error::ApiError;
 use crate::policy::{Principal, Role};
 use crate::statements::{DbConn, Statements};
-use crate::App;
+use crate::token::TokenKeys;
 
 /// The signed-in user of a request: who it is, with its current role, and its record; and the
 /// connection its token was checked on, which the rest of the request reuses (taking another
@@ -107,22 +109,24 @@ pub fn bearer_token(authorization: Option<&str>) -> Result<&str, ApiError> {
 /// Signature and expiry first (no I/O), then one query that confirms the token's row exists and
 /// is unexpired and reads its user's current record and role.
 pub async fn authenticate(
-    app: &App,
+    tokens: &TokenKeys,
+    pool: &DbPool,
     authorization: Option<&str>,
 ) -> Result<Authenticated, ApiError> {
-    authenticate_about(app, authorization, None).await
+    authenticate_about(tokens, pool, authorization, None).await
 }
 
 /// [`authenticate`] for routes about user `subject_id`: the same query reads that user too, so
 /// an admin's read or update of it needs no round trip of its own.
 pub async fn authenticate_about(
-    app: &App,
+    tokens: &TokenKeys,
+    pool: &DbPool,
     authorization: Option<&str>,
     subject_id: Option<u64>,
 ) -> Result<Authenticated, ApiError> {
     let token = bearer_token(authorization)?;
-    let verified = app.tokens.verify(token, Utc::now()).await?;
-    let mut conn = app.conn().await?;
+    let verified = tokens.verify(token, Utc::now()).await?;
+    let mut conn = pool.conn().await?;
     let row: Option<mysql_async::Row> = match subject_id {
         None => {
             conn.first(AUTHENTICATE, (&verified.jti, verified.user_id))

@@ -17,7 +17,6 @@
 
 use std::time::Duration;
 
-use crate::config::Config;
 use crate::error::ApiError;
 use crate::source_ip::SourceIp;
 use crate::sql_batch::{self, Answer, Statement};
@@ -96,17 +95,6 @@ pub struct Limits {
     /// Per cellnumber over every address.
     pub total: u32,
     pub window: Duration,
-}
-
-impl Limits {
-    pub fn of(config: &Config) -> Self {
-        Self {
-            per_pair: config.login_max_failures,
-            per_address: config.login_max_failures_per_address,
-            total: config.login_max_failures_total,
-            window: config.login_window,
-        }
-    }
 }
 
 /// What [`reserve`] counted an attempt against, so that a proven password gives back exactly

@@ -11,6 +11,9 @@ use std::time::Duration;
 use crate::error::ApiError;
 use crate::key_ring::{is_kid, KeyRing, KeySource};
 
+/// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
 /// Clock skew tolerated between the instances that issue and verify tokens.
 pub const LEEWAY_SECONDS: u64 = 5;
 /// No token we issue comes close; anything longer is refused before it is parsed.

@@ -1,5 +1,4 @@
-//! Amazon Web Services, knowing nothing of the API: the SDK's HTTP client, and the rotation of a
-//! Secrets Manager secret.
+//! Amazon Web Services, knowing nothing of the API: the SDK's HTTP client and Secrets Manager.
 
-pub mod key_rotation;
 pub(crate) mod sdk_http;
+pub mod secrets_manager;

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::auth::{self, Authenticated};
 use crate::error::{ApiError, FieldError, MAX_BODY_BYTES};
 use crate::source_ip::{Edge, SourceIp, ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER};
 use crate::App;
@@ -248,6 +249,20 @@ pub fn error_response(error: &ApiError) -> Response<Body> {
 /// The raw `Authorization` header, if it is there and readable.
 pub fn authorization(event: &Request) -> Option<&str> {
     event.headers().get(AUTHORIZATION)?.to_str().ok()
+}
+
+/// The signed-in user of `event`, by its bearer token (see [`crate::auth::authenticate`]).
+pub async fn signed_in(app: &App, event: &Request) -> Result<Authenticated, ApiError> {
+    auth::authenticate(&app.tokens, &app.pool, authorization(event)).await
+}
+
+/// [`signed_in`] for a route about user `subject_id`, read in the same query.
+pub async fn signed_in_about(
+    app: &App,
+    event: &Request,
+    subject_id: Option<u64>,
+) -> Result<Authenticated, ApiError> {
+    auth::authenticate_about(&app.tokens, &app.pool, authorization(event), subject_id).await
 }
 
 /// How requests reach this function (`EDGE_ORIGIN_SECRET`, read once per instance).

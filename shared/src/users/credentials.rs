@@ -11,7 +11,7 @@ use crate::sessions::{self, Ended, SessionGrant};
 use crate::source_ip::SourceIp;
 use crate::sql_batch::{self, Statement};
 use crate::statements::{DbConn, Statements};
-use crate::throttle::{self, Limits};
+use crate::throttle;
 use crate::validation::{self, PasswordChange};
 use crate::{password, App};
 
@@ -85,7 +85,8 @@ async fn login_on(
     source: &SourceIp,
 ) -> Result<SessionGrant, ApiError> {
     let config = &app.config;
-    let reserved = throttle::reserve(conn, Limits::of(config), &request.cellnumber, source).await?;
+    let reserved =
+        throttle::reserve(conn, config.login_limits(), &request.cellnumber, source).await?;
     let user: Option<(u64, String, u8, bool)> = conn
         .first(
             "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
@@ -200,7 +201,7 @@ pub async fn change_password(
     let cellnumber = signed_in.user.cellnumber.clone();
     let session_id = signed_in.session_id.clone();
     let conn = signed_in.conn();
-    let reserved = throttle::reserve(conn, Limits::of(&app.config), &cellnumber, source).await?;
+    let reserved = throttle::reserve(conn, app.config.login_limits(), &cellnumber, source).await?;
     let stored: Option<String> = conn
         .first("SELECT password_hash FROM users WHERE id = ?", (user_id,))
         .await?;

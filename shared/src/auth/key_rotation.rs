@@ -13,7 +13,7 @@ use aws_sdk_secretsmanager::Client;
 use base64::Engine;
 use serde::Deserialize;
 
-use crate::config::MIN_SECRET_KEY_BYTES;
+use crate::auth::token::MIN_SECRET_KEY_BYTES;
 
 /// What Secrets Manager sends the rotation function.
 #[derive(Debug, Deserialize)]
