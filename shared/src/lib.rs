@@ -38,4 +38,3 @@ pub(crate) use db::sockets;
 pub use db::{account as app_user, batch as sql_batch, errors as db_error, pool, statements};
 pub use http::{openapi, routes};
 pub use users::{credentials, first_admin as admin, search as user_search, validation};
-pub(crate) use users::{last_admin, update as user_updates};

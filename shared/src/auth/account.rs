@@ -27,6 +27,13 @@ pub struct User {
     pub updated: DateTime<Utc>,
 }
 
+impl User {
+    /// An admin whose account is enabled: the service must always keep one.
+    pub fn is_active_admin(&self) -> bool {
+        self.role_id == crate::policy::Role::Admin.id() && self.is_active
+    }
+}
+
 /// The columns [`User::from_row_at`] reads, for a query that aliases `users` as `$table`; a macro
 /// so the queries are whole `&'static str`s, built at compile time rather than per request.
 macro_rules! user_columns {

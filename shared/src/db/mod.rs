@@ -365,3 +365,12 @@ pub async fn drop_databases_with_prefix(url: &str, prefix: &str) -> Result<usize
     conn.disconnect().await?;
     Ok(names.len())
 }
+
+/// Now, at the microsecond precision the `DATETIME(6)` columns keep, so what a request answers is
+/// what it stored.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta, Utc};
+    Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or_else(|_| Utc::now())
+}

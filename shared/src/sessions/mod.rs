@@ -143,14 +143,6 @@ fn new_refresh_token() -> Result<(String, [u8; 32]), ApiError> {
     Ok((token, hash))
 }
 
-/// Now, at the microsecond precision the columns keep.
-fn now() -> DateTime<Utc> {
-    use chrono::{DurationRound, TimeDelta};
-    Utc::now()
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or_else(|_| Utc::now())
-}
-
 /// Starts a session for a user whose password was just proven against `verified_hash`, and
 /// answers its first grant. The session, its first access token, the `login.succeeded` event
 /// and the address as a known one of the user are written in one transaction and one round trip, and the session only while the user still
@@ -164,7 +156,7 @@ pub(crate) async fn start(
     verified_hash: &str,
     source: &SourceIp,
 ) -> Result<SessionGrant, ApiError> {
-    let created = now();
+    let created = crate::db::now();
     let live = Live {
         id: new_session_id()?,
         user_id,

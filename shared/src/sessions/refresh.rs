@@ -4,8 +4,8 @@ use chrono::{NaiveDateTime, Utc};
 
 use super::endings::end_recorded;
 use super::{
-    access_token_values, grant_of, new_refresh_token, now, secure_random, Ended, Live,
-    RefreshRequest, SessionGrant, MAX_REFRESH_TOKEN_CHARS,
+    access_token_values, grant_of, new_refresh_token, secure_random, Ended, Live, RefreshRequest,
+    SessionGrant, MAX_REFRESH_TOKEN_CHARS,
 };
 use crate::audit::{Event, Parties};
 use crate::error::{mysql_codes, ApiError};
@@ -129,7 +129,7 @@ async fn rotate(
              WHERE id = ? AND refresh_hash = ? AND ended IS NULL",
             &[
                 next.to_vec().into(),
-                now().naive_utc().into(),
+                crate::db::now().naive_utc().into(),
                 live.id.as_str().into(),
                 presented.to_vec().into(),
             ],

@@ -1,21 +1,21 @@
-//! The user store: read, create, list and delete (updates are in `user_updates`).
+//! Users: reading, creating, listing and deleting them (`update` changes them). What a change
+//! means is decided by `rules`, what is stored by `store`.
 
 pub mod credentials;
 pub mod first_admin;
-pub(crate) mod last_admin;
+mod rules;
 pub mod search;
-pub(crate) mod update;
+mod store;
+mod update;
 pub mod validation;
 
-use chrono::{DateTime, Utc};
-use mysql_async::Row;
-
+use self::rules::ensure_an_active_admin_remains;
+use self::store::{conflict_or, find_user_locked, lock_active_admins, read_user, unchanged_since};
 use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::account::user_columns;
 pub use crate::auth::account::User;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::last_admin::{ensure_an_active_admin_remains, lock_active_admins};
 use crate::paging::{page_rows, PageQuery, Total};
 use crate::policy::{Action, Role};
 use crate::source_ip::SourceIp;
@@ -23,14 +23,6 @@ use crate::sql_batch::{self, Statement};
 use crate::statements::{DbTx, Statements};
 use crate::validation::NewUser;
 use crate::{db, password};
-
-const SELECT_USER_BY_ID: &str =
-    concat!("SELECT ", user_columns!(u), " FROM users u WHERE u.id = ?");
-const SELECT_USER_BY_ID_FOR_UPDATE: &str = concat!(
-    "SELECT ",
-    user_columns!(u),
-    " FROM users u WHERE u.id = ? FOR UPDATE"
-);
 
 /// Reads one user for the signed-in user, who must be allowed to see it. Reading oneself costs
 /// no query (authentication has just read that row), nor does an admin's read of the user that
@@ -46,31 +38,8 @@ pub async fn get(signed_in: &mut Authenticated, id: u64) -> Result<User, ApiErro
     }
 }
 
+pub use self::update::{update, update_me};
 pub use crate::paging::{Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
-pub use crate::user_updates::{update, update_me};
-
-/// Now, at the microsecond precision the columns keep, so what is returned is what is stored.
-pub(crate) fn now() -> DateTime<Utc> {
-    use chrono::{DurationRound, TimeDelta};
-    Utc::now()
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or_else(|_| Utc::now())
-}
-
-/// The unique index a duplicate-key error names, as the 409 the contract asks for. Deciding by
-/// the index (not by a read before the write) is what makes concurrent creates safe.
-pub(crate) fn conflict_or(error: mysql_async::Error) -> ApiError {
-    if let mysql_async::Error::Server(server) = &error {
-        if server.code == crate::error::mysql_codes::DUPLICATE_ENTRY {
-            return if server.message.contains("uq_users_email") {
-                ApiError::Conflict("Email already registered")
-            } else {
-                ApiError::Conflict("Cellnumber already registered")
-            };
-        }
-    }
-    ApiError::from(error)
-}
 
 pub async fn create(
     app: &crate::App,
@@ -81,7 +50,7 @@ pub async fn create(
     signed_in.principal.authorize(Action::CreateUser)?;
     validation::check(&new)?;
     let password_hash = password::hash(&new.password, app.config.bcrypt_cost).await?;
-    let created = now();
+    let created = db::now();
     let role = new.role_id.unwrap_or(Role::User);
     let is_active = new.is_active.unwrap_or(true);
     let name = new.name.trim().to_owned();
@@ -171,38 +140,6 @@ pub async fn list(
     })
 }
 
-/// User `id` as it was read at `updated`, if no one changed it since.
-pub(crate) fn unchanged_since(id: u64, updated: DateTime<Utc>) -> RowCondition {
-    RowCondition::new(
-        "users WHERE id = ? AND updated = ?",
-        [id.into(), updated.naive_utc().into()],
-    )
-}
-
-/// The user `id`, or NotFound.
-async fn read_user<Q: Statements>(db: &mut Q, id: u64) -> Result<User, ApiError> {
-    find_user(db, id).await?.ok_or(ApiError::NotFound)
-}
-
-pub(crate) async fn find_user<Q: Statements>(
-    db: &mut Q,
-    id: u64,
-) -> Result<Option<User>, ApiError> {
-    user_of(db.first(SELECT_USER_BY_ID, (id,)).await?)
-}
-
-/// [`find_user`], locking the row until the transaction ends.
-pub(crate) async fn find_user_locked(tx: &mut DbTx<'_>, id: u64) -> Result<Option<User>, ApiError> {
-    user_of(tx.first(SELECT_USER_BY_ID_FOR_UPDATE, (id,)).await?)
-}
-
-fn user_of(row: Option<Row>) -> Result<Option<User>, ApiError> {
-    match row {
-        Some(mut row) => User::from_row_at(&mut row, 0),
-        None => Ok(None),
-    }
-}
-
 /// Deletes user `id` with its tokens (ON DELETE CASCADE) and records it. The delete-user handler
 /// authenticates with [`crate::auth::authenticate_about`], so the user is read with the token.
 pub async fn delete(
@@ -222,7 +159,7 @@ pub async fn delete(
         Some(found) => Some(found.ok_or(ApiError::NotFound)?),
         None => None,
     };
-    if let Some(current) = read.filter(|u| !(u.role_id == Role::Admin.id() && u.is_active)) {
+    if let Some(current) = read.filter(|u| !u.is_active_admin()) {
         let statements = [
             audit::insert_if_row(
                 parties,

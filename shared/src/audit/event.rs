@@ -1,0 +1,164 @@
+//! What an event can hold: each action with exactly the keys of its `detail`, none of which can be
+//! a password, a hash or a token.
+
+use serde_json::json;
+
+/// Why a login was refused: the `reason` of a `login.failed` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Wrong password or unknown cellnumber (401).
+    Credentials,
+    /// Too many attempts (429).
+    Throttled,
+    /// The right password of a disabled account (403).
+    Disabled,
+}
+
+impl LoginFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Credentials => "credentials",
+            Self::Throttled => "throttled",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// One auditable event, with its detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    LoginSucceeded {
+        session_id: &'a str,
+    },
+    LoginFailed {
+        /// `None` when what was typed is not a valid cellnumber: often a password in the wrong
+        /// field, which must not be kept.
+        cellnumber: Option<&'a str>,
+        reason: LoginFailure,
+    },
+    Logout {
+        scope: &'a str,
+    },
+    SessionRevoked {
+        session_id: &'a str,
+    },
+    SessionsRevoked,
+    RefreshReused {
+        session_id: &'a str,
+    },
+    PasswordChanged,
+    UserCreated {
+        role_id: u8,
+    },
+    UserUpdated {
+        fields: Vec<&'static str>,
+    },
+    UserDeleted {
+        cellnumber: &'a str,
+    },
+    /// An operator's `bootstrap-admin` created the first admin or (with `force`) reset an
+    /// admin's password: no signed-in actor, no address, but never silent.
+    AdminBootstrapped {
+        outcome: &'static str,
+    },
+}
+
+/// Every action, as `GET /api/audit?action=` names it.
+pub const ACTIONS: [&str; 11] = [
+    "login.succeeded",
+    "login.failed",
+    "logout",
+    "session.revoked",
+    "sessions.revoked",
+    "refresh.reused",
+    "password.changed",
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "admin.bootstrapped",
+];
+
+impl Event<'_> {
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::LoginSucceeded { .. } => "login.succeeded",
+            Self::LoginFailed { .. } => "login.failed",
+            Self::Logout { .. } => "logout",
+            Self::SessionRevoked { .. } => "session.revoked",
+            Self::SessionsRevoked => "sessions.revoked",
+            Self::RefreshReused { .. } => "refresh.reused",
+            Self::PasswordChanged => "password.changed",
+            Self::UserCreated { .. } => "user.created",
+            Self::UserUpdated { .. } => "user.updated",
+            Self::UserDeleted { .. } => "user.deleted",
+            Self::AdminBootstrapped { .. } => "admin.bootstrapped",
+        }
+    }
+
+    /// The `detail` object: exactly the keys of the contract's table.
+    pub fn detail(&self) -> serde_json::Value {
+        match self {
+            Self::LoginSucceeded { session_id }
+            | Self::SessionRevoked { session_id }
+            | Self::RefreshReused { session_id } => json!({ "sessionId": session_id }),
+            Self::LoginFailed { cellnumber, reason } => json!({
+                "cellnumber": cellnumber,
+                "reason": reason.as_str(),
+            }),
+            Self::Logout { scope } => json!({ "scope": scope }),
+            Self::SessionsRevoked | Self::PasswordChanged => json!({}),
+            Self::UserCreated { role_id } => json!({ "roleId": role_id }),
+            Self::UserUpdated { fields } => json!({ "fields": fields }),
+            Self::UserDeleted { cellnumber } => json!({ "cellnumber": cellnumber }),
+            Self::AdminBootstrapped { outcome } => json!({ "outcome": outcome }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_listed_once_with_the_keys_of_its_detail() {
+        let events = [
+            Event::LoginSucceeded { session_id: "s" },
+            Event::LoginFailed {
+                cellnumber: Some("+15550001234"),
+                reason: LoginFailure::Throttled,
+            },
+            Event::Logout { scope: "local" },
+            Event::SessionRevoked { session_id: "s" },
+            Event::SessionsRevoked,
+            Event::RefreshReused { session_id: "s" },
+            Event::PasswordChanged,
+            Event::UserCreated { role_id: 2 },
+            Event::UserUpdated {
+                fields: vec!["name"],
+            },
+            Event::UserDeleted {
+                cellnumber: "+1555",
+            },
+            Event::AdminBootstrapped { outcome: "reset" },
+        ];
+        let actions: Vec<&str> = events.iter().map(Event::action).collect();
+        assert_eq!(actions, ACTIONS);
+        let keys = |event: &Event| -> Vec<String> {
+            event
+                .detail()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(keys(&events[1]), ["cellnumber", "reason"]);
+        let unusable = Event::LoginFailed {
+            cellnumber: None,
+            reason: LoginFailure::Credentials,
+        };
+        assert!(unusable.detail()["cellnumber"].is_null());
+        assert_eq!(keys(&events[4]), Vec::<String>::new());
+        assert_eq!(keys(&events[8]), ["fields"]);
+    }
+}
