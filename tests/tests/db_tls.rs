@@ -51,7 +51,7 @@ async fn refused(app: &App, url: &str) -> String {
     let plain = app_with(url, &[]);
     insert_user(&plain, 2, USER_CELL, USER_PASS).await;
     login(app, USER_CELL, USER_PASS).await.assert_error(503);
-    assert_eq!(count(&plain, "SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(count(&plain, "SELECT COUNT(*) FROM session").await, 0);
     let error = app
         .pool
         .get_conn()
