@@ -1,6 +1,7 @@
 //! What a function instance creates once per cold start and reuses for every request.
 
 pub mod config;
+pub mod database_tls;
 pub mod logging;
 pub mod secrets;
 
