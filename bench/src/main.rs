@@ -1,14 +1,15 @@
 //! `make bench`: measures what users pick Rust on Lambda for, on this machine, and prints a
 //! markdown report (also written to bench/results.md):
-//! cold starts through a Lambda Runtime API, warm latency in process and over HTTP under
-//! `cargo lambda watch`, MySQL round trips per request, a burst of instances against a small
-//! connection budget, peak memory, package sizes, bcrypt.
+//! cold starts through a Lambda Runtime API (also with TLS to the database), warm latency in
+//! process and over HTTP under `cargo lambda watch`, MySQL round trips per request, a burst of
+//! instances against a small connection budget, peak memory, package sizes, bcrypt.
 //!
 //! Run it through `make bench`, which builds what it measures first.
 
 mod burst;
 mod runtime_api;
 mod search;
+mod tls;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -565,6 +566,12 @@ fn burst_only() -> bool {
     std::env::args().any(|a| a == "--burst")
 }
 
+/// `--tls`: only the cold starts with TLS to the database beside those without (it needs the
+/// release binary of get-me).
+fn tls_only() -> bool {
+    std::env::args().any(|a| a == "--tls")
+}
+
 /// Which build's binaries to start: release (make bench), or debug for a quick check.
 fn binaries() -> PathBuf {
     target_dir().join(std::env::var("BENCH_PROFILE").unwrap_or_else(|_| "release".into()))
@@ -574,6 +581,10 @@ fn binaries() -> PathBuf {
 async fn main() {
     if burst_only() {
         println!("{}", burst::burst_section(&binaries()).await);
+        return;
+    }
+    if tls_only() {
+        println!("{}", tls::tls_section(&binaries()).await);
         return;
     }
     if issue15_only() {
@@ -718,6 +729,8 @@ async fn main() {
         .unwrap();
         eprintln!("cold starts: {function} done");
     }
+
+    report.push_str(&tls::tls_section(&release).await);
 
     // --- a burst of instances against a small connection budget ------------------------------
     report.push_str(&burst::burst_section(&release).await);

@@ -36,9 +36,11 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `DB_TLS` as the functions read it (off unless set), for servers that require TLS.
+/// `DB_TLS` (and `DB_TLS_CA`) as the functions read them (off unless set), for servers that
+/// require TLS.
 fn database_tls() -> Result<DatabaseTls, String> {
-    DatabaseTls::parse(std::env::var("DB_TLS").ok().as_deref()).map_err(|error| error.to_string())
+    DatabaseTls::from_lookup(&|name: &str| std::env::var(name).ok())
+        .map_err(|error| error.to_string())
 }
 
 fn required(name: &str) -> Result<String, String> {

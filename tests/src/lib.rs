@@ -14,6 +14,7 @@ pub mod mariadb;
 pub mod moto;
 pub mod round_trips;
 pub mod serve;
+pub mod tls;
 
 /// The server the tests create their databases on: `TEST_DATABASE_URL`, without a database name.
 pub fn server_url() -> String {

@@ -15,6 +15,7 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+pub use super::database_tls::{DatabaseTls, TrustedCa};
 pub use crate::secret::Secret;
 
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 3600;
@@ -30,32 +31,6 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
 /// request every few minutes keeps its connection.
 pub const DEFAULT_DB_IDLE_TIMEOUT_SECONDS: u64 = 300;
 pub use crate::auth::token::MIN_SECRET_KEY_BYTES;
-
-/// How the connection to MySQL is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseTls {
-    /// Plain TCP: a local server.
-    Off,
-    /// TLS, verified against the public web roots.
-    On,
-    /// TLS, verified against the Amazon RDS and RDS Proxy roots (embedded) and the web roots.
-    Rds,
-}
-
-impl DatabaseTls {
-    /// The value of `DB_TLS`: `off` (the default), `on` or `rds`.
-    pub fn parse(value: Option<&str>) -> Result<Self, ConfigError> {
-        match value.map(str::to_ascii_lowercase).as_deref() {
-            None | Some("off") => Ok(Self::Off),
-            Some("on") => Ok(Self::On),
-            Some("rds") => Ok(Self::Rds),
-            Some(other) => Err(ConfigError::Invalid {
-                name: "DB_TLS",
-                reason: format!("expected off, on or rds, got {other:?}"),
-            }),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -214,7 +189,7 @@ impl Config {
     }
 }
 
-fn non_empty(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+pub(super) fn non_empty(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     lookup(name)
         .map(|value| value.trim().to_owned())
         .filter(|value| !value.is_empty())
@@ -241,7 +216,7 @@ impl DatabaseConfig {
         }
         Ok(Self {
             database_url: Secret::new(database_url),
-            database_tls: DatabaseTls::parse(non_empty(lookup, "DB_TLS").as_deref())?,
+            database_tls: DatabaseTls::from_lookup(lookup)?,
             bcrypt_cost: parse_number(
                 "BCRYPT_COST",
                 non_empty(lookup, "BCRYPT_COST"),

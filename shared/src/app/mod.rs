@@ -1,6 +1,7 @@
 //! What a function instance creates once per cold start and reuses for every request.
 
 pub mod config;
+pub mod database_tls;
 pub mod logging;
 pub mod secrets;
 
@@ -93,7 +94,7 @@ impl Database {
             audit_retention_days,
             pool: rotating_pool(
                 config.database_url.expose(),
-                config.database_tls,
+                config.database_tls.clone(),
                 SessionSettings::default(),
                 &mut resolved,
             )?,
@@ -103,7 +104,7 @@ impl Database {
 
     pub fn new(config: DatabaseConfig) -> Result<Self, StartupError> {
         Ok(Self {
-            pool: DbPool::new(config.database_url.expose(), config.database_tls)?,
+            pool: DbPool::new(config.database_url.expose(), config.database_tls.clone())?,
             bcrypt_cost: config.bcrypt_cost,
             app_user: None,
             audit_retention_days: crate::config::DEFAULT_AUDIT_RETENTION_DAYS,
@@ -129,7 +130,7 @@ impl App {
     fn assemble(config: Config, mut resolved: Resolved) -> Result<Self, StartupError> {
         let pool = rotating_pool(
             config.database_url.expose(),
-            config.database_tls,
+            config.database_tls.clone(),
             SessionSettings::for_requests(
                 config.statement_mode,
                 config.request_timeout,

@@ -151,7 +151,7 @@ fn builder(
         .max_allowed_packet(Some(MAX_PACKET))
         .wait_timeout(Some(idle_limit.as_secs().max(1) as usize))
         .tcp_nodelay(true)
-        .ssl_opts(ssl_opts(tls)))
+        .ssl_opts(ssl_opts(&tls)))
 }
 
 /// What the driver assumes of the server's `max_allowed_packet` (MySQL's default since 8.0 is
@@ -161,10 +161,19 @@ const MAX_PACKET: usize = 4 * 1024 * 1024;
 /// The public roots of Amazon RDS and RDS Proxy; see `certs/README.md`.
 const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../certs/rds-ca-bundle.pem");
 
-fn ssl_opts(tls: DatabaseTls) -> Option<SslOpts> {
+/// The driver's TLS options; with any of them set it refuses a server that does not offer TLS
+/// (no fall back to plain text) and verifies the certificate's chain and its name (the URL's host).
+fn ssl_opts(tls: &DatabaseTls) -> Option<SslOpts> {
     match tls {
         DatabaseTls::Off => None,
         DatabaseTls::On => Some(SslOpts::default()),
+        // Only the private CA: with the web roots too, any public CA could vouch for a name of
+        // the private network.
+        DatabaseTls::PrivateCa(ca) => Some(
+            SslOpts::default()
+                .with_root_certs(vec![ca.pem().to_vec().into()])
+                .with_disable_built_in_roots(true),
+        ),
         DatabaseTls::Rds => Some(SslOpts::default().with_root_certs(vec![RDS_CA_BUNDLE.into()])),
     }
 }
@@ -313,7 +322,7 @@ pub async fn migrate_until(pool: &Pool, version: u32) -> Result<usize, DbSetupEr
 
 /// Creates the database when missing, then migrates it: what `make migrate` and the tests run.
 pub async fn prepare(database_url: &str, tls: DatabaseTls) -> Result<usize, DbSetupError> {
-    ensure_database(database_url, tls).await?;
+    ensure_database(database_url, tls.clone()).await?;
     let pool = pool(database_url, tls)?;
     let applied = migrate(&pool).await;
     pool.disconnect().await.ok();
@@ -336,7 +345,7 @@ pub async fn connect_server(
     let server_opts = OptsBuilder::from_opts(opts)
         .db_name(None::<String>)
         .prefer_socket(false)
-        .ssl_opts(ssl_opts(tls));
+        .ssl_opts(ssl_opts(&tls));
     mysql_async::Conn::new(server_opts)
         .await
         .map_err(|source| DbSetupError::Unreachable { address, source })

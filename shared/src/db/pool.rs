@@ -97,7 +97,7 @@ impl DbPool {
     ) -> Result<Self, DbSetupError> {
         Ok(Self {
             current: RwLock::new(Current {
-                pool: db::pool_with_session(database_url, tls, session)?,
+                pool: db::pool_with_session(database_url, tls.clone(), session)?,
                 url: Secret::new(database_url),
                 generation: 0,
             }),
@@ -273,7 +273,7 @@ impl DbPool {
         }
         lock(&CLAIMED).retain(|inode| !inodes.contains(inode));
         let url = self.read().url.clone();
-        match db::pool_with_session(url.expose(), self.tls, self.session) {
+        match db::pool_with_session(url.expose(), self.tls.clone(), self.session) {
             Ok(pool) => {
                 let old = {
                     let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
@@ -322,7 +322,7 @@ impl DbPool {
             );
             return false;
         }
-        let pool = match db::pool_with_session(&url, self.tls, self.session) {
+        let pool = match db::pool_with_session(&url, self.tls.clone(), self.session) {
             Ok(pool) => pool,
             Err(error) => {
                 tracing::error!(%error, "the database secret changed into an unusable URL");
