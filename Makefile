@@ -40,6 +40,23 @@ $(VENV)/bin/st: | $(VENV)/bin/python3
 	@echo "installing schemathesis (the OpenAPI fuzzer of make fuzz) into $(VENV)"
 	$(PIP) "schemathesis~=4.32"
 
+$(VENV)/bin/openapi-python-client: | $(VENV)/bin/python3
+	@echo "installing openapi-python-client (the generated client of make client-test) into $(VENV)"
+	$(PIP) "openapi-python-client~=0.29.1"
+
+# Redocly's linter, @hey-api/openapi-ts and tsc, at the versions package-lock.json pins (node 20);
+# node_modules is not committed. npm ci stamps node_modules/.package-lock.json.
+CLIENT_DIR := tests/openapi-client
+NODE_TOOLS := $(CLIENT_DIR)/node_modules/.package-lock.json
+$(NODE_TOOLS): $(CLIENT_DIR)/package.json $(CLIENT_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (node 20 or newer) is needed for the OpenAPI linter and the TypeScript client"; exit 1; }
+	@echo "installing Redocly CLI, @hey-api/openapi-ts and typescript into $(CLIENT_DIR)/node_modules"
+	npm ci --prefix $(CLIENT_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+# Neither tool may reach beyond loopback: no usage reports, no update checks.
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+
 .PHONY: tools
 tools: $(VENV)/bin/cargo-lambda ## install cargo-lambda (into .venv) if it is missing
 
@@ -52,7 +69,7 @@ browser:
 	  { echo "could not install chromium: the /docs page test will fail (apt-get install chromium as root)"; exit 1; }; }
 
 .PHONY: test-tools
-test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st browser
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
 
 # --- AWS -----------------------------------------------------------------------------------------
 # Offline checks need a region but no credentials.
@@ -62,7 +79,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
 
 .PHONY: lint
-lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint, sam validate --lint, the fallback route and CORS
+lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint lint-openapi ## check template.yaml (cfn-lint, sam validate --lint, the fallback route and CORS) and the OpenAPI document
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) sam validate --lint
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) $(VENV)/bin/python3 scripts/check-template template.yaml
@@ -71,6 +88,17 @@ lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint ## check template.yaml: cfn-lint, sam
 .PHONY: routes
 routes: ## write the router of make serve (Cargo.toml) from the routes of template.yaml
 	scripts/watch-router
+
+# The document exactly as GET /api/openapi.json serves it (users-cli openapi), under Redocly's
+# recommended rules: any error or warning fails.
+.PHONY: lint-openapi
+lint-openapi: $(NODE_TOOLS) ## Redocly's recommended rules on the OpenAPI document the API serves
+	@document="$$(mktemp --suffix=.json)"; trap 'rm -f "$$document"' EXIT; \
+	$(CARGO) run --quiet -p users-cli -- openapi > "$$document"; \
+	$(CLIENT_DIR)/node_modules/.bin/redocly lint --extends recommended --max-problems 50 --format stylish "$$document" 2>&1 | grep -v '[║╔╚]'; \
+	$(CLIENT_DIR)/node_modules/.bin/redocly lint --extends recommended --format json "$$document" 2>/dev/null | \
+	  $(VENV)/bin/python3 -c 'import json, sys; n = json.load(sys.stdin)["totals"]; sys.exit(1 if n["errors"] or n["warnings"] else 0)' || \
+	  { echo "lint-openapi: the document has errors or warnings (above)"; exit 1; }
 
 .PHONY: build
 build: tools ## release arm64 zip of every function under target/lambda/<function>/bootstrap.zip
@@ -124,19 +152,23 @@ test-db:
 # schemathesis against the served API (tests/fuzz/run.py); make test runs it after cargo test and
 # counts it as one test.
 FUZZ := $(VENV)/bin/python3 tests/fuzz/run.py
+# Clients generated from the served document (tests/openapi-client/run.py): a full session
+# through the Python one, the TypeScript one type-checked; make test counts it as one test.
+CLIENT_TEST := $(VENV)/bin/python3 $(CLIENT_DIR)/run.py
 
 .PHONY: test
-test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB (direct mode, then again with DB_PROXY=on), make fuzz (proxy mode) and make sam-test
-	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; fuzz=0; \
+test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB (direct mode, then again with DB_PROXY=on), make fuzz (proxy mode), make client-test and make sam-test
+	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; fuzz=0; client=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets --no-fail-fast 2>&1 | tee "$$log" || status=$$?; \
 	echo "--- the handler and HTTP tests again in proxy mode (DB_PROXY=on: text statements, no session state)"; \
 	TEST_RUN_ID="$$run_id" DB_PROXY=on $(CARGO) test -p api-tests --tests --no-fail-fast 2>&1 | tee -a "$$log" || status=1; \
 	TEST_RUN_ID="$$run_id" DB_PROXY=on $(FUZZ) 2>&1 | tee -a "$$log" || { fuzz=1; status=1; }; \
+	TEST_RUN_ID="$$run_id" $(CLIENT_TEST) 2>&1 | tee -a "$$log" || { client=1; status=1; }; \
 	TEST_RUN_ID="$$run_id" $(MAKE) --no-print-directory sam-test 2>&1 | tee -a "$$log" || status=1; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; \
-	awk -v fuzz=$$fuzz '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
+	awk -v fuzz=$$fuzz -v client=$$client '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
 	     /^fuzz: [0-9]+ cases/ { summary = $$0 } \
-	     END { if (fuzz) f++; else p++; if (summary == "") summary = "fuzz: stopped early (see above)"; \
+	     END { if (fuzz) f++; else p++; if (client) f++; else p++; if (summary == "") summary = "fuzz: stopped early (see above)"; \
 	           printf "\n%s\ntests: %d passed, %d failed\n", summary, p, f }' "$$log"; \
 	rm -f "$$log"; exit $$status
 
@@ -150,6 +182,10 @@ test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server test-db ## every wo
 	@run_id="$$(date +%s)_$$$$"; status=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets -- --skip chromium || status=$$?; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; exit $$status
+
+.PHONY: client-test
+client-test: $(VENV)/bin/cargo-lambda $(VENV)/bin/openapi-python-client $(NODE_TOOLS) test-db ## generate a Python and a TypeScript client from the served OpenAPI document and run a session through them
+	@$(CLIENT_TEST)
 
 .PHONY: fuzz
 fuzz: test-tools test-db ## fuzz the served API against its OpenAPI document (schemathesis), as an admin and a user

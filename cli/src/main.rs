@@ -8,8 +8,8 @@ use shared::admin::{self, AdminBootstrap, AdminRequest};
 use shared::config::{bcrypt_cost_range, DatabaseTls, DEFAULT_BCRYPT_COST};
 use shared::db::{self, DbSetupError};
 
-const USAGE: &str =
-    "usage: users-cli migrate | bootstrap-admin | ping URL | drop-test-databases URL PREFIX";
+const USAGE: &str = "usage: users-cli migrate | bootstrap-admin | ping URL | \
+                     drop-test-databases URL PREFIX | openapi";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -22,6 +22,9 @@ async fn main() -> ExitCode {
         "drop-test-databases" => {
             drop_test_databases(std::env::args().nth(2), std::env::args().nth(3)).await
         }
+        // The document exactly as `GET /api/openapi.json` serves it, for the linters and the
+        // generated clients of `make lint-openapi` and `make test`.
+        "openapi" => Ok(shared::openapi::document_json().to_owned()),
         _ => Err(USAGE.to_owned()),
     };
     match outcome {

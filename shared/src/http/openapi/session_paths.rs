@@ -1,9 +1,12 @@
 //! The session operations of the OpenAPI document (the rest are in the parent module).
 
-use crate::openapi::{ErrorBody, ValidationErrorBody};
+use super::schemas::{ErrorBody, ValidationErrorBody};
 use crate::sessions::{RefreshRequest, SessionGrant, SessionList};
 
-#[utoipa::path(post, path = "/api/users/token/refresh", tag = "auth", request_body = RefreshRequest,
+/// Refresh a session
+///
+/// Spends a refresh token for a new access token and refresh token of the same session.
+#[utoipa::path(post, path = "/api/users/token/refresh", tag = "auth", security(), request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new access token and refresh token; the one presented is spent", body = SessionGrant),
         (status = 401, description = "Unknown, expired, ended or spent refresh token (a spent one ends its session)", body = ErrorBody),
@@ -15,6 +18,7 @@ use crate::sessions::{RefreshRequest, SessionGrant, SessionList};
 #[allow(dead_code)]
 pub(super) fn refresh_token() {}
 
+/// List own sessions
 #[utoipa::path(get, path = "/api/users/me/sessions", tag = "sessions", security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's live sessions, newest first (at most 100)", body = SessionList),
@@ -24,6 +28,7 @@ pub(super) fn refresh_token() {}
 #[allow(dead_code)]
 pub(super) fn list_sessions() {}
 
+/// End one own session
 #[utoipa::path(delete, path = "/api/users/me/sessions/{sessionId}", tag = "sessions", security(("bearer" = [])),
     params(("sessionId" = String, Path, description = "A session id from the session list")),
     responses(
@@ -35,6 +40,9 @@ pub(super) fn list_sessions() {}
 #[allow(dead_code)]
 pub(super) fn delete_session() {}
 
+/// Sign a user out everywhere
+///
+/// Admins only.
 #[utoipa::path(delete, path = "/api/users/{id}/sessions", tag = "sessions", security(("bearer" = [])),
     params(("id" = u64, Path, minimum = 1, description = "User id")),
     responses(
