@@ -4,16 +4,16 @@
 
 use std::process::ExitCode;
 
-use shared::admin::{self, AdminBootstrap, AdminRequest};
-use shared::config::{bcrypt_cost_range, DatabaseTls, DEFAULT_BCRYPT_COST};
+use shared::app::config::{bcrypt_cost_range, DatabaseTls, DEFAULT_BCRYPT_COST};
 use shared::db::{self, DbSetupError};
+use shared::users::first_admin::{self, AdminBootstrap, AdminRequest};
 
 const USAGE: &str = "usage: users-cli migrate | bootstrap-admin | ping URL | \
                      drop-test-databases URL PREFIX | openapi";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    shared::config::load_dotenv();
+    shared::app::config::load_dotenv();
     let command = std::env::args().nth(1).unwrap_or_default();
     let outcome = match command.as_str() {
         "migrate" => migrate().await,
@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
         }
         // The document exactly as `GET /api/openapi.json` serves it, for the linters and the
         // generated clients of `make lint-openapi` and `make test`.
-        "openapi" => Ok(shared::openapi::document_json().to_owned()),
+        "openapi" => Ok(shared::http::openapi::document_json().to_owned()),
         _ => Err(USAGE.to_owned()),
     };
     match outcome {
@@ -139,7 +139,7 @@ async fn bootstrap_admin() -> Result<String, String> {
     db::prepare(&database_url, database_tls()?)
         .await
         .map_err(|error| explain(&database_url, error))?;
-    let pool = shared::pool::DbPool::new(&database_url, database_tls()?)
+    let pool = shared::db::pool::DbPool::new(&database_url, database_tls()?)
         .map_err(|error| error.to_string())?;
     let mut conn = pool
         .conn()
@@ -153,7 +153,7 @@ async fn bootstrap_admin() -> Result<String, String> {
         password: &password,
         force: true,
     };
-    let outcome = admin::bootstrap_admin(&mut conn, &request, cost)
+    let outcome = first_admin::bootstrap_admin(&mut conn, &request, cost)
         .await
         .map_err(|error| match error {
             shared::ApiError::Validation(fields) => format!(

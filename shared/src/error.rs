@@ -1,6 +1,8 @@
 //! The one error type of the API and the one place that decides its status and `detail` body.
 
 use serde::Serialize;
+
+use crate::db::errors::codes;
 use serde_json::{json, Value};
 
 /// One invalid input: where it is (`["body", "cellnumber"]`) and what is wrong with it, in the
@@ -146,70 +148,15 @@ impl ApiError {
     }
 }
 
-/// MySQL server error codes that decide a status other than 500.
-pub mod mysql_codes {
-    pub const DUPLICATE_ENTRY: u16 = 1062;
-    /// A row whose foreign key names a row that is gone (a token of a user deleted meanwhile).
-    pub const NO_REFERENCED_ROW: u16 = 1452;
-    /// The server refused the connection's credentials: after a rotation of the database secret
-    /// that the instance could not pick up yet (see `shared::pool`).
-    pub const ACCESS_DENIED: u16 = 1045;
-
-    pub const TOO_MANY_CONNECTIONS: u16 = 1040;
-    pub const SERVER_SHUTDOWN: u16 = 1053;
-    pub const LOCK_WAIT_TIMEOUT: u16 = 1205;
-    pub const DEADLOCK: u16 = 1213;
-    /// `--read-only` (MySQL) and read-only mode (MariaDB): what a writer demoted by a failover
-    /// answers to writes.
-    pub const READ_ONLY: u16 = 1290;
-    pub const READ_ONLY_MODE: u16 = 1836;
-    /// `KILL QUERY` by an operator or a proxy.
-    pub const QUERY_INTERRUPTED: u16 = 1317;
-    /// What an `INSERT` interrupted (`KILL QUERY`) while it takes the table's auto-increment
-    /// value answers (found by `db_faults.rs` under proxy mode's text statements).
-    pub const AUTO_INCREMENT_UNREADABLE: u16 = 1467;
-    /// MariaDB's answer to a statement whose session was killed (`KILL CONNECTION`).
-    pub const CONNECTION_KILLED: u16 = 1927;
-    /// MariaDB's `max_statement_time`, MySQL's `max_execution_time`.
-    pub const STATEMENT_TIMEOUT: u16 = 1969;
-    pub const QUERY_TIMEOUT: u16 = 3024;
-    /// MySQL 8 closing a session that was idle past `wait_timeout`.
-    pub const IDLE_SESSION_CLOSED: u16 = 4031;
-    pub const SERVER_GONE: u16 = 2006;
-    pub const SERVER_LOST: u16 = 2013;
-
-    /// Server errors that say the database cannot serve the request now, not that the request is
-    /// wrong: a client that retries a moment later may well succeed, so they are 503s.
-    pub const TRANSIENT: &[u16] = &[
-        ACCESS_DENIED,
-        TOO_MANY_CONNECTIONS,
-        SERVER_SHUTDOWN,
-        LOCK_WAIT_TIMEOUT,
-        DEADLOCK,
-        READ_ONLY,
-        READ_ONLY_MODE,
-        QUERY_INTERRUPTED,
-        AUTO_INCREMENT_UNREADABLE,
-        CONNECTION_KILLED,
-        STATEMENT_TIMEOUT,
-        QUERY_TIMEOUT,
-        IDLE_SESSION_CLOSED,
-        SERVER_GONE,
-        SERVER_LOST,
-    ];
-}
-
 impl From<mysql_async::Error> for ApiError {
     /// The text kept (and logged with a 5xx) is the error's summary: a server's message may quote
     /// the values of the statement (see `db_error`).
     fn from(error: mysql_async::Error) -> Self {
-        let text = format!("database: {}", crate::db_error::Summarized(&error));
+        let text = format!("database: {}", crate::db::errors::Summarized(&error));
         match error {
             // The connection failed or broke: the database is unreachable, not the request wrong.
             mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => Self::Unavailable(text),
-            mysql_async::Error::Server(ref server)
-                if mysql_codes::TRANSIENT.contains(&server.code) =>
-            {
+            mysql_async::Error::Server(ref server) if codes::TRANSIENT.contains(&server.code) => {
                 Self::Unavailable(text)
             }
             // A server set up to speak another character set: an operator's fix, not the request's.

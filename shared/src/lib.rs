@@ -34,7 +34,6 @@ pub use app::{config, logging, secrets};
 pub use auth::account as user;
 pub use auth::key_rotation;
 pub use auth::{key_ring, password, policy, random as secure_random, source_ip, throttle, token};
-pub(crate) use db::sockets;
 pub use db::{account as app_user, batch as sql_batch, errors as db_error, pool, statements};
 pub use http::{openapi, routes};
 pub use users::{credentials, first_admin as admin, search as user_search, validation};

@@ -8,7 +8,7 @@ use api_tests::mariadb::PrivateMariaDb;
 use api_tests::{app_with, call, insert_user, token, Event, ADMIN_CELL, ADMIN_PASS};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
-use shared::error::mysql_codes::TOO_MANY_CONNECTIONS;
+use shared::db::errors::codes::TOO_MANY_CONNECTIONS;
 use shared::pool::TOO_MANY_CONNECTIONS_PAUSE;
 
 async fn refused_connections(conn: &mut Conn) -> u64 {

@@ -1,6 +1,6 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, Error, Reply};
-use shared::{credentials, App};
+use shared::{users::credentials, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {
     http::handle(app, &event, "POST /api/users/me/password", async {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use lambda_http::http::header::ACCEPT_ENCODING;
 use lambda_http::{Body, Request, RequestExt, Response};
+use shared::http::openapi;
 use shared::http::{self, Error, Reply};
-use shared::openapi;
 use shared::ApiError;
 
 /// Scripts, styles, images and requests from this origin only; no inline script, no framing.

@@ -1,6 +1,6 @@
 use lambda_http::{Body, Request, Response};
 use shared::http::{self, Error, Reply};
-use shared::user_search::UserSearch;
+use shared::users::search::UserSearch;
 use shared::{users, App};
 
 pub async fn handler(app: &App, event: Request) -> Result<Response<Body>, Error> {

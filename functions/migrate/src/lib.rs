@@ -28,9 +28,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::LambdaEvent;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::admin::{bootstrap_admin, AdminBootstrap, AdminRequest};
 use shared::app::Database;
-use shared::db_error::Summarized;
+use shared::db::errors::Summarized;
+use shared::users::first_admin::{bootstrap_admin, AdminBootstrap, AdminRequest};
 
 pub use custom_resource::{
     is_s3_response_url, CustomResourceRequest, CustomResourceResponse, Responder,
@@ -224,11 +224,11 @@ async fn ensure_app_user(
         .get_conn()
         .await
         .map_err(|error| format!("cannot connect to the database: {}", Summarized(&error)))?;
-    let mut done = shared::app_user::ensure(&mut conn, user)
+    let mut done = shared::db::account::ensure(&mut conn, user)
         .await
         .map_err(|error| error.to_string())?;
     if let Some(previous) = previous {
-        if let Some(dropped) = shared::app_user::drop_previous(&mut conn, previous, user)
+        if let Some(dropped) = shared::db::account::drop_previous(&mut conn, previous, user)
             .await
             .map_err(|error| error.to_string())?
         {

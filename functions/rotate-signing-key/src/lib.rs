@@ -1,10 +1,10 @@
 //! Invoked by Secrets Manager, never by HTTP: one step of a rotation of the signing-key secret
-//! (see `shared::key_rotation`). A failed step is an error, so Secrets Manager retries it and
+//! (see `shared::auth::key_rotation`). A failed step is an error, so Secrets Manager retries it and
 //! the rotation stays pending (instances keep verifying with the current key meanwhile).
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use shared::key_rotation::{rotate, RotationEvent};
+use shared::auth::key_rotation::{rotate, RotationEvent};
 
 pub async fn handler(
     client: &aws_sdk_secretsmanager::Client,

@@ -1,8 +1,8 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::logging::init();
+    shared::app::logging::init();
     // Built in the handler's first call would work too; this cannot fail (no I/O).
-    let client = shared::secrets::client().await?;
+    let client = shared::app::secrets::client().await?;
     lambda_runtime::run(lambda_runtime::service_fn(|event| {
         rotate_signing_key::handler(&client, event)
     }))

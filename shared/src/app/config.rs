@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-pub use crate::statements::StatementMode;
+pub use crate::db::statements::StatementMode;
 
 /// Where the configuration came from is irrelevant to the rest of the code; what matters is that
 /// a missing or invalid variable is reported by name before the first request.

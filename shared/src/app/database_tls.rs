@@ -1,21 +1,8 @@
-//! `DB_TLS` and `DB_TLS_CA`: how the connection to MySQL is secured, and which CA verifies it.
-
-use std::fmt;
+//! `DB_TLS` and `DB_TLS_CA`: how the connection to MySQL is secured, and which CA verifies it,
+//! read from the environment (the settings themselves are the database's: [`crate::db::tls`]).
 
 use super::config::{non_empty, ConfigError};
-
-/// How the connection to MySQL is secured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseTls {
-    /// Plain TCP: a local server.
-    Off,
-    /// TLS, verified against the public web roots.
-    On,
-    /// TLS, verified against one private CA (`DB_TLS_CA`) and nothing else.
-    PrivateCa(TrustedCa),
-    /// TLS, verified against the Amazon RDS and RDS Proxy roots (embedded) and the web roots.
-    Rds,
-}
+pub use crate::db::tls::{DatabaseTls, TrustedCa};
 
 impl DatabaseTls {
     /// The value of `DB_TLS`: `off` (the default), `on` or `rds`.
@@ -51,13 +38,6 @@ impl DatabaseTls {
     }
 }
 
-/// The certificates of a private CA, read from a PEM file at cold start.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TrustedCa {
-    path: String,
-    pem: std::sync::Arc<[u8]>,
-}
-
 impl TrustedCa {
     pub fn read(path: &str) -> Result<Self, ConfigError> {
         use rustls::pki_types::{pem::PemObject, CertificateDer};
@@ -80,21 +60,7 @@ impl TrustedCa {
                 "{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
             )));
         }
-        Ok(Self {
-            path: path.to_owned(),
-            pem: pem.into(),
-        })
-    }
-
-    /// The file as read: PEM certificates (and whatever else it held, which is ignored).
-    pub fn pem(&self) -> &[u8] {
-        &self.pem
-    }
-}
-
-impl fmt::Debug for TrustedCa {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TrustedCa({})", self.path)
+        Ok(Self::new(path, pem))
     }
 }
 

@@ -5,17 +5,17 @@ pub mod database_tls;
 pub mod logging;
 pub mod secrets;
 
-use crate::pool::SessionSettings;
-use crate::statements::DbConn;
+use crate::db::pool::SessionSettings;
+use crate::db::statements::DbConn;
 
 use std::collections::HashMap;
 
-use crate::config::{load_dotenv, Config, ConfigError, DatabaseConfig};
+use crate::app::config::{load_dotenv, Config, ConfigError, DatabaseConfig};
+use crate::app::secrets::{Resolved, SecretsError};
+use crate::auth::token::TokenKeys;
+use crate::db::pool::DbPool;
 use crate::db::DbSetupError;
 use crate::error::ApiError;
-use crate::pool::DbPool;
-use crate::secrets::{Resolved, SecretsError};
-use crate::token::TokenKeys;
 
 pub struct App {
     pub config: Config,
@@ -60,7 +60,7 @@ fn signing_keys(config: &Config, resolved: &mut Resolved) -> TokenKeys {
 /// The pool of `url`, renewing its credentials from the secret they came from, if any.
 fn rotating_pool(
     url: &str,
-    tls: crate::config::DatabaseTls,
+    tls: crate::app::config::DatabaseTls,
     session: SessionSettings,
     resolved: &mut Resolved,
 ) -> Result<DbPool, DbSetupError> {
@@ -77,7 +77,7 @@ pub struct Database {
     pub pool: DbPool,
     pub bcrypt_cost: u32,
     /// The user the HTTP functions connect as, to create or bring up to date after migrating.
-    pub app_user: Option<crate::app_user::AppUser>,
+    pub app_user: Option<crate::db::account::AppUser>,
     /// How long audit events are kept: the scheduled purge removes older ones.
     pub audit_retention_days: u32,
 }
@@ -88,7 +88,7 @@ impl Database {
         let config = DatabaseConfig::from_lookup(&|name: &str| vars.get(name).cloned())?;
         let app_user = secrets::app_user(&vars).await?;
         let audit_retention_days =
-            crate::config::audit_retention_days(&|name: &str| vars.get(name).cloned())?;
+            crate::app::config::audit_retention_days(&|name: &str| vars.get(name).cloned())?;
         Ok(Self {
             app_user,
             audit_retention_days,
@@ -107,7 +107,7 @@ impl Database {
             pool: DbPool::new(config.database_url.expose(), config.database_tls.clone())?,
             bcrypt_cost: config.bcrypt_cost,
             app_user: None,
-            audit_retention_days: crate::config::DEFAULT_AUDIT_RETENTION_DAYS,
+            audit_retention_days: crate::app::config::DEFAULT_AUDIT_RETENTION_DAYS,
         })
     }
 }

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
+use crate::app::config::{ConfigError, Secret};
 pub use crate::aws::secrets_manager::client;
 use crate::aws::secrets_manager::{fetch, SecretsManagerError};
-use crate::config::{ConfigError, Secret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -110,11 +110,11 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, Sec
     })
 }
 
-/// The application's database user (see [`crate::app_user`]), from the secret
+/// The application's database user (see [`crate::db::account`]), from the secret
 /// `APP_DB_SECRET_ARN` names: what the `migrate` function sets up. `None` when it names none.
 pub async fn app_user(
     vars: &HashMap<String, String>,
-) -> Result<Option<crate::app_user::AppUser>, SecretsError> {
+) -> Result<Option<crate::db::account::AppUser>, SecretsError> {
     let Some(arn) = vars
         .get("APP_DB_SECRET_ARN")
         .filter(|v| !v.trim().is_empty())
@@ -127,7 +127,7 @@ pub async fn app_user(
             arn: arn.to_owned(),
             reason: "expected JSON with username and password".into(),
         })?;
-    Ok(Some(crate::app_user::AppUser {
+    Ok(Some(crate::db::account::AppUser {
         username: value.username,
         password: Secret::new(value.password),
     }))
@@ -149,8 +149,8 @@ impl DatabaseSecret {
         database_url(&self.arn, &text, &self.location)
     }
 
-    /// For [`crate::pool::DbPool::with_credential_source`].
-    pub fn into_source(self) -> crate::pool::CredentialSource {
+    /// For [`crate::db::pool::DbPool::with_credential_source`].
+    pub fn into_source(self) -> crate::db::pool::CredentialSource {
         std::sync::Arc::new(move || {
             let secret = self.clone();
             Box::pin(async move { secret.url().await.map_err(|error| error.to_string()) })
@@ -172,8 +172,8 @@ pub struct KeyVersions {
 }
 
 impl SigningKeySecret {
-    /// For [`crate::token::TokenKeys::with_source`]: the versions, newest first.
-    pub fn into_source(self) -> crate::key_ring::KeySource {
+    /// For [`crate::auth::token::TokenKeys::with_source`]: the versions, newest first.
+    pub fn into_source(self) -> crate::auth::key_ring::KeySource {
         std::sync::Arc::new(move || {
             let secret = self.clone();
             Box::pin(async move {

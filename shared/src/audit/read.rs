@@ -5,10 +5,10 @@ use mysql_async::{Row, Value};
 use serde::Serialize;
 
 use super::event::ACTIONS;
+use crate::auth::policy::Action;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::paging::{page_rows, Page, PageQuery, Total};
-use crate::policy::Action;
 use serde_json::json;
 
 /// An event as `GET /api/audit` shows it.

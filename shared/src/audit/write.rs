@@ -4,10 +4,10 @@
 use mysql_async::Value;
 
 use super::event::{Event, LoginFailure};
+use crate::auth::source_ip::SourceIp;
+use crate::db::batch::Statement;
+use crate::db::statements::Statements;
 use crate::error::ApiError;
-use crate::source_ip::SourceIp;
-use crate::sql_batch::Statement;
-use crate::statements::Statements;
 
 /// Who acted, on whom, from where.
 #[derive(Debug, Clone, Copy)]

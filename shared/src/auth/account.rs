@@ -30,7 +30,7 @@ pub struct User {
 impl User {
     /// An admin whose account is enabled: the service must always keep one.
     pub fn is_active_admin(&self) -> bool {
-        self.role_id == crate::policy::Role::Admin.id() && self.is_active
+        self.role_id == crate::auth::policy::Role::Admin.id() && self.is_active
     }
 }
 

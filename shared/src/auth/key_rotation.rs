@@ -187,7 +187,7 @@ async fn test(client: &Client, secret: &str, token: &str) -> Result<(), Rotation
             "the pending key is shorter than {MIN_SECRET_KEY_BYTES} bytes"
         )));
     }
-    let keys = crate::token::TokenKeys::new(key.as_bytes(), Duration::from_secs(60));
+    let keys = crate::auth::token::TokenKeys::new(key.as_bytes(), Duration::from_secs(60));
     let now = chrono::Utc::now();
     let issued = keys
         .issue(1, 2, now, now + Duration::from_secs(60))

@@ -13,11 +13,11 @@ pub mod token;
 use chrono::Utc;
 
 use crate::auth::account::{user_columns, User, USER_COLUMNS};
+use crate::auth::policy::{Principal, Role};
+use crate::auth::token::TokenKeys;
 use crate::db::pool::DbPool;
+use crate::db::statements::{DbConn, Statements};
 use crate::error::ApiError;
-use crate::policy::{Principal, Role};
-use crate::statements::{DbConn, Statements};
-use crate::token::TokenKeys;
 
 /// The signed-in user of a request: who it is, with its current role, and its record; and the
 /// connection its token was checked on, which the rest of the request reuses (taking another

@@ -17,10 +17,10 @@
 
 use std::time::Duration;
 
+use crate::auth::source_ip::SourceIp;
+use crate::db::batch::{self, Answer, Statement};
+use crate::db::statements::DbConn;
 use crate::error::ApiError;
-use crate::source_ip::SourceIp;
-use crate::sql_batch::{self, Answer, Statement};
-use crate::statements::DbConn;
 
 /// The `source_ip` of the row that counts a cellnumber's attempts from every address.
 const EVERY_ADDRESS: &str = "*";
@@ -139,7 +139,7 @@ pub async fn reserve(
             ],
         ),
     ];
-    let answers = sql_batch::answers_in_transaction(conn, &pair).await?;
+    let answers = batch::answers_in_transaction(conn, &pair).await?;
     let [count, seconds_left, known] = numbers::<3>(&answers[1])?;
     if count > u64::from(limits.per_pair) {
         return Err(too_many(seconds_left));
@@ -177,7 +177,7 @@ pub async fn reserve(
             ],
         ),
     ];
-    let answers = sql_batch::answers_in_transaction(conn, &beyond).await?;
+    let answers = batch::answers_in_transaction(conn, &beyond).await?;
     let [address_count, address_seconds_left] = numbers::<2>(&answers[2])?;
     if address_count > u64::from(limits.per_address) {
         return Err(too_many(address_seconds_left));
@@ -245,7 +245,7 @@ pub async fn succeeded(
             ],
         ));
     }
-    sql_batch::run_each(conn, &statements).await?;
+    batch::run_each(conn, &statements).await?;
     Ok(())
 }
 

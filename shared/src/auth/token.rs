@@ -8,8 +8,8 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+use crate::auth::key_ring::{is_kid, KeyRing, KeySource};
 use crate::error::ApiError;
-use crate::key_ring::{is_kid, KeyRing, KeySource};
 
 /// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -47,7 +47,7 @@ pub struct VerifiedToken {
 }
 
 /// Keys and rules, built once per cold start; the keys are renewed after a rotation (see
-/// [`crate::key_ring`]).
+/// [`crate::auth::key_ring`]).
 pub struct TokenKeys {
     ring: KeyRing,
     validation: Validation,
@@ -316,7 +316,7 @@ mod tests {
             .issue(1, 1, now, now + chrono::Duration::days(1))
             .unwrap();
         let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-        assert_eq!(kid(&after.token), crate::key_ring::kid_of(SECRET));
+        assert_eq!(kid(&after.token), crate::auth::key_ring::kid_of(SECRET));
         assert_ne!(kid(&before.token), kid(&after.token));
         assert!(rotated.verify_now(&before.token, now).is_ok());
         assert!(rotated.verify_now(&after.token, now).is_ok());

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Params, Value};
 
-pub use crate::statements::Outcome;
-use crate::statements::{self, DbConn};
+pub use crate::db::statements::Outcome;
+use crate::db::statements::{self, DbConn};
 
 /// One statement of a batch: its text with `?` placeholders, and their values.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ pub async fn answers_in_transaction(
             // connection, which goes back to the pool.
             if let Err(rollback) = conn.query_drop("ROLLBACK").await {
                 tracing::warn!(
-                    rollback = %crate::db_error::Summarized(&rollback),
+                    rollback = %crate::db::errors::Summarized(&rollback),
                     "rollback after a failed batch failed"
                 );
             }

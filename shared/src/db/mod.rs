@@ -7,17 +7,17 @@ pub mod pool;
 pub mod session_charset;
 pub(crate) mod sockets;
 pub mod statements;
+pub mod tls;
 
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::config::DatabaseTls;
-use crate::pool::SessionSettings;
+use crate::db::pool::SessionSettings;
+use crate::db::tls::DatabaseTls;
 
-use crate::db_error::{summarize_migration, Summarized};
-use crate::error::ApiError;
+use crate::db::errors::{summarize_migration, Summarized};
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -204,10 +204,10 @@ pub async fn ensure_database(database_url: &str, tls: DatabaseTls) -> Result<(),
 /// Ends a transaction: commits when `outcome` is Ok, rolls back otherwise, so no row lock
 /// outlives a refused change (a dropped transaction is rolled back only when its connection is
 /// next used, which may be the next request of this instance).
-pub async fn finish<T>(
-    tx: crate::statements::DbTx<'_>,
-    outcome: Result<T, ApiError>,
-) -> Result<T, ApiError> {
+pub async fn finish<T, E: From<mysql_async::Error>>(
+    tx: crate::db::statements::DbTx<'_>,
+    outcome: Result<T, E>,
+) -> Result<T, E> {
     match outcome {
         Ok(value) => {
             tx.commit().await?;

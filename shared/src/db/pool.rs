@@ -17,18 +17,16 @@ use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
 
-use crate::config::DatabaseTls;
 use crate::db::session_charset;
+use crate::db::sockets;
+use crate::db::statements::{DbConn, StatementMode};
+use crate::db::tls::DatabaseTls;
 use crate::db::{self, DbSetupError};
 use crate::secret::Secret;
-use crate::sockets;
-use crate::statements::{DbConn, StatementMode};
 
 /// At most one read of the secret per instance in this interval, however many requests are
 /// refused: a wrong password in the secret must not turn every request into a Secrets Manager call.
 pub const MIN_REREAD_INTERVAL: Duration = Duration::from_secs(5);
-/// MySQL's answer to a connection with wrong credentials (`ER_ACCESS_DENIED_ERROR`).
-pub const ACCESS_DENIED: u16 = 1045;
 /// After the server refused a new connection for its `max_connections`, this instance opens no
 /// new connection for this long: it answers 503 (with `Retry-After: 1`, the same second) at once.
 /// In a burst beyond the budget every starved instance would otherwise knock again with each
@@ -176,7 +174,7 @@ impl DbPool {
         }
         let outcome = self.take(pool, idle).await;
         if let Err(mysql_async::Error::Server(server)) = &outcome {
-            if server.code == crate::error::mysql_codes::TOO_MANY_CONNECTIONS {
+            if server.code == crate::db::errors::codes::TOO_MANY_CONNECTIONS {
                 *lock(&self.refused_until) = Some(Instant::now() + TOO_MANY_CONNECTIONS_PAUSE);
             }
         }
@@ -188,7 +186,7 @@ impl DbPool {
         match *refused_until {
             Some(until) if Instant::now() < until => {
                 Err(mysql_async::Error::Server(mysql_async::ServerError {
-                    code: crate::error::mysql_codes::TOO_MANY_CONNECTIONS,
+                    code: crate::db::errors::codes::TOO_MANY_CONNECTIONS,
                     message: "not tried: the server refused a connection as too many less than \
                               a second ago"
                         .into(),
@@ -412,5 +410,5 @@ impl SessionSettings {
 
 /// Whether the server refused the connection's credentials.
 pub fn is_access_denied(error: &mysql_async::Error) -> bool {
-    matches!(error, mysql_async::Error::Server(server) if server.code == ACCESS_DENIED)
+    matches!(error, mysql_async::Error::Server(server) if server.code == crate::db::errors::codes::ACCESS_DENIED)
 }

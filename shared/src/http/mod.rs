@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::auth::source_ip::{Edge, SourceIp, ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER};
 use crate::auth::{self, Authenticated};
 use crate::error::{ApiError, FieldError, MAX_BODY_BYTES};
-use crate::source_ip::{Edge, SourceIp, ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER};
 use crate::App;
 
 pub use lambda_http::Error;
@@ -432,7 +432,7 @@ where
     H: Fn(&'static App, Request) -> F,
     F: Future<Output = Result<Response<Body>, Error>> + Send,
 {
-    crate::logging::init();
+    crate::app::logging::init();
     let app: &'static App = match App::load().await {
         Ok(app) => Box::leak(Box::new(app)),
         Err(error) => {
@@ -449,6 +449,6 @@ where
     H: Fn(Request) -> F,
     F: Future<Output = Result<Response<Body>, Error>> + Send,
 {
-    crate::logging::init();
+    crate::app::logging::init();
     lambda_http::run(lambda_http::service_fn(handler)).await
 }

@@ -4,12 +4,12 @@
 
 use super::{is_session_id, LogoutScope};
 use crate::audit::{self, Event, Parties, RowCondition};
+use crate::auth::policy::Action;
+use crate::auth::source_ip::SourceIp;
 use crate::auth::Authenticated;
+use crate::db::batch::{self, Statement};
+use crate::db::statements::{DbConn, Statements};
 use crate::error::ApiError;
-use crate::policy::Action;
-use crate::source_ip::SourceIp;
-use crate::sql_batch::{self, Statement};
-use crate::statements::{DbConn, Statements};
 
 /// Which of a user's sessions [`end_sessions`] ends.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +74,7 @@ pub(super) async fn end_recorded(
     } else {
         ([end, audit::insert(parties, event)], 0)
     };
-    let outcomes = sql_batch::run_in_transaction(conn, &statements).await?;
+    let outcomes = batch::run_in_transaction(conn, &statements).await?;
     Ok(outcomes[end_at].affected_rows)
 }
 

@@ -10,14 +10,16 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Event, Parties, RowCondition};
+use crate::auth::policy::Action;
+use crate::auth::source_ip::SourceIp;
+use crate::auth::token::IssuedToken;
 use crate::auth::Authenticated;
-use crate::error::{mysql_codes, ApiError};
-use crate::policy::Action;
-use crate::source_ip::SourceIp;
-use crate::sql_batch::{self, Statement};
-use crate::statements::{DbConn, Statements};
-use crate::token::IssuedToken;
-use crate::{secure_random, throttle, App};
+use crate::auth::{random as secure_random, throttle};
+use crate::db::batch::{self, Statement};
+use crate::db::errors::codes as mysql_codes;
+use crate::db::statements::{DbConn, Statements};
+use crate::error::ApiError;
+use crate::App;
 
 mod endings;
 mod refresh;
@@ -195,7 +197,7 @@ pub(crate) async fn start(
         ),
     ];
     statements.extend(throttle::known_address_statement(user_id, source));
-    match sql_batch::run_in_transaction(conn, &statements).await {
+    match batch::run_in_transaction(conn, &statements).await {
         Ok(_) => Ok(grant_of(&live, issued, refresh_token)),
         Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
             Err(ApiError::InvalidCredentials)

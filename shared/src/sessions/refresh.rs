@@ -8,11 +8,12 @@ use super::{
     SessionGrant, MAX_REFRESH_TOKEN_CHARS,
 };
 use crate::audit::{Event, Parties};
-use crate::error::{mysql_codes, ApiError};
-use crate::source_ip::SourceIp;
-use crate::sql_batch::{self, Statement};
-use crate::statements::{DbConn, Statements};
-use crate::token::IssuedToken;
+use crate::auth::source_ip::SourceIp;
+use crate::auth::token::IssuedToken;
+use crate::db::batch::{self, Statement};
+use crate::db::errors::codes as mysql_codes;
+use crate::db::statements::{DbConn, Statements};
+use crate::error::ApiError;
 use crate::App;
 
 /// The live session whose current refresh token, or one it has spent, hashes to the given
@@ -155,7 +156,7 @@ async fn rotate(
             .concat(),
         ),
     ];
-    match sql_batch::run_in_transaction(conn, &statements).await {
+    match batch::run_in_transaction(conn, &statements).await {
         Ok(outcomes) => Ok(outcomes[0].affected_rows == 1),
         Err(mysql_async::Error::Server(error))
             if [mysql_codes::DEADLOCK, mysql_codes::NO_REFERENCED_ROW].contains(&error.code) =>

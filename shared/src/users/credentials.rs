@@ -4,16 +4,17 @@
 use serde::Deserialize;
 
 use crate::audit::{self, Event, LoginFailure, Parties};
+use crate::auth::password;
+use crate::auth::policy::Action;
+use crate::auth::source_ip::SourceIp;
+use crate::auth::throttle;
 use crate::auth::Authenticated;
+use crate::db::batch::{self, Statement};
+use crate::db::statements::{DbConn, Statements};
 use crate::error::ApiError;
-use crate::policy::Action;
 use crate::sessions::{self, Ended, SessionGrant};
-use crate::source_ip::SourceIp;
-use crate::sql_batch::{self, Statement};
-use crate::statements::{DbConn, Statements};
-use crate::throttle;
-use crate::validation::{self, PasswordChange};
-use crate::{password, App};
+use crate::users::validation::{self, PasswordChange};
+use crate::App;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -172,7 +173,7 @@ async fn remove_expired(conn: &mut DbConn, config: &crate::Config, event: Option
         ),
     ]);
     statements.extend(throttle::remove_stale_statements(config.login_window));
-    if let Err(error) = sql_batch::run_each(conn, &statements).await {
+    if let Err(error) = batch::run_each(conn, &statements).await {
         tracing::warn!(%error, "expired row clean-up failed");
     }
 }

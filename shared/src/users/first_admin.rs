@@ -3,12 +3,12 @@
 //! "make this user an admin" tool: anyone allowed to run it could otherwise take over any account.
 
 use crate::audit::{self, Event, Parties};
+use crate::auth::password;
+use crate::auth::policy::Role;
+use crate::auth::source_ip::SourceIp;
+use crate::db::statements::{DbConn, DbTx, Statements};
 use crate::error::ApiError;
-use crate::password;
-use crate::policy::Role;
 use crate::sessions::{end_sessions, Ended};
-use crate::source_ip::SourceIp;
-use crate::statements::{DbConn, DbTx, Statements};
 
 /// What [`bootstrap_admin`] is asked to do.
 pub struct AdminRequest<'a> {
@@ -47,7 +47,7 @@ pub async fn bootstrap_admin(
     request: &AdminRequest<'_>,
     bcrypt_cost: u32,
 ) -> Result<AdminBootstrap, ApiError> {
-    use crate::validation::{cellnumber_rule, name_rule, password_rule};
+    use crate::users::validation::{cellnumber_rule, name_rule, password_rule};
     for (field, outcome) in [
         ("cellnumber", cellnumber_rule(request.cellnumber)),
         ("password", password_rule(request.password)),

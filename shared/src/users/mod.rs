@@ -14,15 +14,16 @@ use self::store::{conflict_or, find_user_locked, lock_active_admins, read_user, 
 use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::account::user_columns;
 pub use crate::auth::account::User;
+use crate::auth::password;
+use crate::auth::policy::{Action, Role};
+use crate::auth::source_ip::SourceIp;
 use crate::auth::Authenticated;
+use crate::db;
+use crate::db::batch::{self, Statement};
+use crate::db::statements::{DbTx, Statements};
 use crate::error::ApiError;
 use crate::paging::{page_rows, PageQuery, Total};
-use crate::policy::{Action, Role};
-use crate::source_ip::SourceIp;
-use crate::sql_batch::{self, Statement};
-use crate::statements::{DbTx, Statements};
-use crate::validation::NewUser;
-use crate::{db, password};
+use crate::users::validation::NewUser;
 
 /// Reads one user for the signed-in user, who must be allowed to see it. Reading oneself costs
 /// no query (authentication has just read that row), nor does an admin's read of the user that
@@ -86,7 +87,7 @@ pub async fn create(
             ),
         ),
     ];
-    let outcomes = sql_batch::run_in_transaction(signed_in.conn(), &statements)
+    let outcomes = batch::run_in_transaction(signed_in.conn(), &statements)
         .await
         .map_err(conflict_or)?;
     let id = outcomes[0]
@@ -173,7 +174,7 @@ pub async fn delete(
                 &[id.into(), current.updated.naive_utc().into()],
             ),
         ];
-        let outcomes = sql_batch::run_in_transaction(signed_in.conn(), &statements).await?;
+        let outcomes = batch::run_in_transaction(signed_in.conn(), &statements).await?;
         if outcomes[1].affected_rows == 1 {
             return Ok(());
         }

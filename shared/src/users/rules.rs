@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::account::User;
+use crate::auth::policy::Role;
 use crate::error::ApiError;
-use crate::policy::Role;
-use crate::validation::UserPatch;
+use crate::users::validation::UserPatch;
 
 /// Whether going from `current` to `next` must take the locking path: it may take away an active
 /// admin (the last-active-admin check must hold with it) or it ends the user's sessions.

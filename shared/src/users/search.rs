@@ -4,11 +4,11 @@
 
 use mysql_async::Value;
 
+use crate::auth::policy::Role;
 use crate::error::ApiError;
 use crate::paging::{
     boolean, check_known, invalid, whole_number, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT,
 };
-use crate::policy::Role;
 
 pub const MAX_QUERY_CHARS: usize = 100;
 

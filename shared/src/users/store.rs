@@ -7,11 +7,11 @@ use mysql_async::Row;
 
 use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::account::{user_columns, User};
+use crate::auth::policy::Role;
+use crate::db::batch::{self, Statement};
+use crate::db::statements::{DbConn, DbTx, Statements};
 use crate::error::ApiError;
-use crate::policy::Role;
-use crate::sql_batch::{self, Statement};
-use crate::statements::{DbConn, DbTx, Statements};
-use crate::validation;
+use crate::users::validation;
 
 const SELECT_USER_BY_ID: &str =
     concat!("SELECT ", user_columns!(u), " FROM users u WHERE u.id = ?");
@@ -25,7 +25,7 @@ const SELECT_USER_BY_ID_FOR_UPDATE: &str = concat!(
 /// the index (not by a read before the write) is what makes concurrent creates safe.
 pub(crate) fn conflict_or(error: mysql_async::Error) -> ApiError {
     if let mysql_async::Error::Server(server) = &error {
-        if server.code == crate::error::mysql_codes::DUPLICATE_ENTRY {
+        if server.code == crate::db::errors::codes::DUPLICATE_ENTRY {
             return if server.message.contains("uq_users_email") {
                 ApiError::Conflict("Email already registered")
             } else {
@@ -164,7 +164,7 @@ pub(crate) async fn write_audited_if_unchanged(
         ),
         Statement::new(UPDATE_IF_UNCHANGED, update_params(next, None, read_updated)),
     ];
-    let outcomes = sql_batch::run_in_transaction(conn, &statements)
+    let outcomes = batch::run_in_transaction(conn, &statements)
         .await
         .map_err(conflict_or)?;
     Ok(outcomes[1].affected_rows == 1)

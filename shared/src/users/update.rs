@@ -11,14 +11,15 @@ use super::store::{
 };
 use crate::audit::{self, Event, Parties};
 use crate::auth::account::User;
+use crate::auth::password;
+use crate::auth::policy::Action;
+use crate::auth::source_ip::SourceIp;
 use crate::auth::Authenticated;
+use crate::db;
+use crate::db::statements::DbTx;
 use crate::error::ApiError;
-use crate::policy::Action;
 use crate::sessions::{end_sessions, Ended};
-use crate::source_ip::SourceIp;
-use crate::statements::DbTx;
-use crate::validation::{self, ProfilePatch, UserPatch};
-use crate::{db, password};
+use crate::users::validation::{self, ProfilePatch, UserPatch};
 
 pub async fn update(
     app: &crate::App,

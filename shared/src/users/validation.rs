@@ -7,9 +7,9 @@
 use serde::{Deserialize, Deserializer};
 use validator::{Validate, ValidateEmail, ValidateUrl, ValidationError, ValidationErrors};
 
+use crate::auth::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES};
+use crate::auth::policy::Role;
 use crate::error::{ApiError, FieldError};
-use crate::password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES};
-use crate::policy::Role;
 
 pub const MAX_NAME_CHARS: usize = 100;
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -544,7 +544,7 @@ mod tests {
 
     #[test]
     fn the_document_allows_null_for_email_and_profilepic_only() {
-        let document = crate::openapi::document();
+        let document = crate::http::openapi::document();
         let mut bodies = 0;
         for (path, item) in document["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {

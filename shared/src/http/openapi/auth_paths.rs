@@ -1,9 +1,9 @@
 //! The sign-in operations of the OpenAPI document: login, logout, the own password.
 
 use super::schemas::{ErrorBody, LogoutScope, ValidationErrorBody};
-use crate::credentials::LoginRequest;
 use crate::sessions::SessionGrant;
-use crate::validation::PasswordChange;
+use crate::users::credentials::LoginRequest;
+use crate::users::validation::PasswordChange;
 
 /// Sign in
 ///

@@ -7,11 +7,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::audit::AuditEvent;
-use crate::credentials::LoginRequest;
 use crate::error::{Detail, FieldError};
 use crate::sessions::{RefreshRequest, SessionGrant, SessionList, SessionView};
+use crate::users::credentials::LoginRequest;
+use crate::users::validation::{NewUser, PasswordChange, ProfilePatch, UserPatch};
 use crate::users::User;
-use crate::validation::{NewUser, PasswordChange, ProfilePatch, UserPatch};
 use schemas::{
     AuditAction, AuditDetail, AuditPage, ErrorBody, LoginFailureReason, LogoutScope, UserField,
     UserPage, UserSort, ValidationErrorBody,

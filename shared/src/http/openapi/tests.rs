@@ -235,7 +235,7 @@ fn enum_values(document: &Value, name: &str) -> Vec<String> {
 fn closed_sets_are_enums_of_exactly_what_the_server_accepts_and_writes() {
     use crate::audit::{LoginFailure, ACTIONS};
     use crate::sessions::LogoutScope;
-    use crate::user_search::{Sort, UserSearch};
+    use crate::users::search::{Sort, UserSearch};
 
     let document = document();
     assert_eq!(enum_values(&document, "AuditAction"), ACTIONS);

@@ -3,8 +3,8 @@
 use super::schemas::{AuditAction, ErrorBody, UserSort, ValidationErrorBody};
 use super::schemas::{AuditPage, UserPage};
 use crate::error::Detail;
+use crate::users::validation::{NewUser, ProfilePatch, UserPatch};
 use crate::users::User;
-use crate::validation::{NewUser, ProfilePatch, UserPatch};
 
 /// Read own record
 #[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
