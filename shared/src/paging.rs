@@ -1,7 +1,7 @@
 //! What every list of the API shares: a page of items with the total, and the rules of the query
 //! parameters (`limit`, `offset`, numbers, booleans, no unknown or repeated parameter).
 
-use mysql_async::{Row, Value};
+use crate::db::{Row, Value};
 use serde::Serialize;
 
 use crate::db::statements::Statements;

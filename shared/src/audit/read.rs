@@ -1,7 +1,7 @@
 //! Reading events: `GET /api/audit`, for admins.
 
+use crate::db::{Row, Value};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use mysql_async::{Row, Value};
 use serde::Serialize;
 
 use super::event::ACTIONS;
@@ -118,7 +118,7 @@ pub async fn list(
 }
 
 /// Column `index` of an audit row; another shape is a bug of ours.
-fn column<T: mysql_async::prelude::FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
+fn column<T: crate::db::FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
     match row.take_opt(index) {
         Some(Ok(value)) => Ok(value),
         _ => Err(ApiError::Internal(format!(

@@ -1,7 +1,7 @@
 //! Writing events: each in the statement batch or transaction of the change it records, so no
 //! change is without its event and a refused request writes none; and removing old ones.
 
-use mysql_async::Value;
+use crate::db::Value;
 
 use super::event::{Event, LoginFailure};
 use crate::auth::source_ip::SourceIp;
@@ -169,10 +169,10 @@ const PURGE_BATCH: u64 = 500;
 /// database user: the application's user may insert and read events, never delete them, so an
 /// intruder in the request path cannot erase its own trail.
 pub async fn purge_expired(
-    conn: &mut mysql_async::Conn,
+    conn: &mut crate::db::Conn,
     retention_days: u32,
     budget: std::time::Duration,
-) -> Result<u64, mysql_async::Error> {
+) -> Result<u64, crate::db::Error> {
     use mysql_async::prelude::Queryable;
     let started = std::time::Instant::now();
     let mut removed = 0;

@@ -1,9 +1,9 @@
 //! The user record as the API shows it, and how it is read from a row. A module of its own, so
 //! authentication and the user store both build on it without importing each other.
 
+use crate::db::FromValue;
+use crate::db::Row;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use mysql_async::prelude::FromValue;
-use mysql_async::Row;
 use serde::Serialize;
 
 use crate::error::ApiError;

@@ -127,7 +127,7 @@ pub async fn authenticate_about(
     let token = bearer_token(authorization)?;
     let verified = tokens.verify(token, Utc::now()).await?;
     let mut conn = pool.conn().await?;
-    let row: Option<mysql_async::Row> = match subject_id {
+    let row: Option<crate::db::Row> = match subject_id {
         None => {
             conn.first(AUTHENTICATE, (&verified.jti, verified.user_id))
                 .await?

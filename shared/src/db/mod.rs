@@ -9,6 +9,11 @@ pub(crate) mod sockets;
 pub mod statements;
 pub mod tls;
 
+/// The driver's types the rest of the crate names: a row, a value, an error, a connection, and
+/// how a value is read from a column. Only `db` talks to the driver itself.
+pub use mysql_async::prelude::FromValue;
+pub use mysql_async::{Conn, Error, Row, Value};
+
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;

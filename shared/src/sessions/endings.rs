@@ -20,8 +20,8 @@ pub(crate) enum Ended<'a> {
 }
 
 /// The condition that finds the live sessions of `user_id` that `which` names.
-fn live_sessions(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) {
-    let mut params = vec![mysql_async::Value::from(user_id)];
+fn live_sessions(user_id: u64, which: Ended<'_>) -> (String, Vec<crate::db::Value>) {
+    let mut params = vec![crate::db::Value::from(user_id)];
     let condition = match which {
         Ended::One(id) => {
             params.push(id.into());
@@ -36,7 +36,7 @@ fn live_sessions(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Va
     (format!("user_id = ? AND ended IS NULL {condition}"), params)
 }
 
-fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<mysql_async::Value>) {
+fn end_sql(user_id: u64, which: Ended<'_>) -> (String, Vec<crate::db::Value>) {
     let (condition, params) = live_sessions(user_id, which);
     (
         format!("UPDATE session SET ended = UTC_TIMESTAMP(6) WHERE {condition}"),

@@ -199,7 +199,7 @@ pub(crate) async fn start(
     statements.extend(throttle::known_address_statement(user_id, source));
     match batch::run_in_transaction(conn, &statements).await {
         Ok(_) => Ok(grant_of(&live, issued, refresh_token)),
-        Err(mysql_async::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
+        Err(crate::db::Error::Server(error)) if error.code == mysql_codes::NO_REFERENCED_ROW => {
             Err(ApiError::InvalidCredentials)
         }
         Err(error) => Err(error.into()),
@@ -209,7 +209,7 @@ pub(crate) async fn start(
 const RECORD_ACCESS_TOKEN: &str =
     "INSERT INTO access_token (jti, user_id, session_id, created, expires) VALUES (?, ?, ?, ?, ?)";
 
-fn access_token_values(issued: &IssuedToken, live: &Live) -> [mysql_async::Value; 5] {
+fn access_token_values(issued: &IssuedToken, live: &Live) -> [crate::db::Value; 5] {
     [
         issued.jti.as_str().into(),
         live.user_id.into(),

@@ -158,7 +158,7 @@ async fn rotate(
     ];
     match batch::run_in_transaction(conn, &statements).await {
         Ok(outcomes) => Ok(outcomes[0].affected_rows == 1),
-        Err(mysql_async::Error::Server(error))
+        Err(crate::db::Error::Server(error))
             if [mysql_codes::DEADLOCK, mysql_codes::NO_REFERENCED_ROW].contains(&error.code) =>
         {
             Ok(false)

@@ -2,7 +2,7 @@
 //! and turned into SQL. Values always travel as parameters; only fixed SQL fragments are chosen
 //! here.
 
-use mysql_async::Value;
+use crate::db::Value;
 
 use crate::auth::policy::Role;
 use crate::error::ApiError;

@@ -2,8 +2,8 @@
 //! locking the active admins, and the 409 a unique index answers. The rules that decide what to
 //! store are in [`super::rules`].
 
+use crate::db::Row;
 use chrono::{DateTime, Utc};
-use mysql_async::Row;
 
 use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::account::{user_columns, User};
@@ -23,8 +23,8 @@ const SELECT_USER_BY_ID_FOR_UPDATE: &str = concat!(
 
 /// The unique index a duplicate-key error names, as the 409 the contract asks for. Deciding by
 /// the index (not by a read before the write) is what makes concurrent creates safe.
-pub(crate) fn conflict_or(error: mysql_async::Error) -> ApiError {
-    if let mysql_async::Error::Server(server) = &error {
+pub(crate) fn conflict_or(error: crate::db::Error) -> ApiError {
+    if let crate::db::Error::Server(server) = &error {
         if server.code == crate::db::errors::codes::DUPLICATE_ENTRY {
             return if server.message.contains("uq_users_email") {
                 ApiError::Conflict("Email already registered")
@@ -94,7 +94,7 @@ pub(crate) async fn lock_active_admins(tx: &mut DbTx<'_>) -> Result<Vec<u64>, Ap
             ),
             candidates
                 .into_iter()
-                .map(mysql_async::Value::from)
+                .map(crate::db::Value::from)
                 .chain([Role::Admin.id().into()])
                 .collect::<Vec<_>>(),
         )
@@ -113,7 +113,7 @@ fn update_params(
     next: &User,
     password_hash: Option<&str>,
     read_updated: DateTime<Utc>,
-) -> Vec<mysql_async::Value> {
+) -> Vec<crate::db::Value> {
     vec![
         next.name.as_str().into(),
         next.cellnumber.as_str().into(),
