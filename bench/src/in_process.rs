@@ -52,10 +52,13 @@ pub async fn measure(f: &Fixture, functions: &[Function]) -> InProcess {
     let proxied = api_tests::app_with(&f.db.url, &[("DB_PROXY", "on")]);
     let mut endpoints = Vec::new();
     let mut not_measured = Vec::new();
-    for function in functions {
-        let Some(route) = function.route.clone() else {
-            continue;
-        };
+    // Reads first, then writes, each by route.
+    let mut http: Vec<(&Function, String)> = functions
+        .iter()
+        .filter_map(|function| Some((function, function.route.clone()?)))
+        .collect();
+    http.sort_by(|(a, a_route), (b, b_route)| (!a.reads(), a_route).cmp(&(!b.reads(), b_route)));
+    for (function, route) in http {
         let name = function.name.as_str();
         let Some(round_trips) = count_round_trips(f, name).await else {
             not_measured.push(function.name.clone());
