@@ -3,7 +3,6 @@
 //! and once with `DB_TLS=on` and that CA (`DB_TLS_CA`), so the two differ only by the handshake
 //! and the verification of the chain.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,11 +12,12 @@ use api_tests::{app_with, insert_user, test_env_for, token, Event, USER_CELL, US
 use mysql_async::prelude::Queryable;
 use shared::config::{DatabaseTls, TrustedCa};
 
+use crate::cold_start::COLD_STARTS;
 use crate::runtime_api::{self, RuntimeApi};
-use crate::{ms, stats, Stats, COLD_STARTS};
+use crate::stats::{stats, Stats};
 
 const DATABASE: &str = "bench_tls";
-const FUNCTION: &str = "get-me";
+pub const FUNCTION: &str = "get-me";
 
 /// What one row measures: spawn to the first request for an event, and to the first response.
 #[derive(Default)]
@@ -40,23 +40,27 @@ impl Starts {
     }
 }
 
-struct StartStats {
-    init: Stats,
-    first_response: Stats,
+pub struct StartStats {
+    pub init: Stats,
+    pub first_response: Stats,
 }
 
-pub async fn tls_section(binaries: &Path) -> String {
-    let mut out = String::new();
-    writeln!(out, "\n## Cold starts with TLS to the database\n").unwrap();
+pub struct TlsStarts {
+    /// The TLS version and cipher the connections negotiate.
+    pub version: String,
+    pub cipher: String,
+    /// Opening a connection alone, without TLS and with it.
+    pub plain_connect: Stats,
+    pub tls_connect: Stats,
+    pub plain: StartStats,
+    pub tls: StartStats,
+}
+
+/// `Err` names the binary that is missing from `binaries`.
+pub async fn measure(binaries: &Path) -> Result<TlsStarts, String> {
     let binary = binaries.join(FUNCTION);
     if !binary.exists() {
-        writeln!(
-            out,
-            "Not measured: {} is missing (`cargo build --release -p {FUNCTION}`).",
-            binary.display()
-        )
-        .unwrap();
-        return out;
+        return Err(binary.display().to_string());
     }
     let certs = CertDir::new();
     let ca = certs.ca("bench");
@@ -87,36 +91,14 @@ pub async fn tls_section(binaries: &Path) -> String {
         plain.add(cold_start(&binary, &event, &url, &plain_env).await);
         tls.add(cold_start(&binary, &event, &url, &tls_env).await);
     }
-    let (plain, tls) = (plain.stats(), tls.stats());
-
-    writeln!(out, "The release binary of {FUNCTION}, {COLD_STARTS} starts each (alternated), against one private MariaDB that offers TLS ({version}, {cipher}; an RSA 2048 certificate from a CA made by the harness, as RDS's default CA): plain TCP (`DB_TLS=off`) and TLS (`DB_TLS=on`, `DB_TLS_CA` naming that CA, read and checked at init). A new connection alone takes p50 {} in plain TCP and {} with TLS (max {} and {}).\n", ms(plain_connect.p50), ms(tls_connect.p50), ms(plain_connect.max), ms(tls_connect.max)).unwrap();
-    writeln!(
-        out,
-        "| {FUNCTION} | init p50 | first response p50 | first response max |"
-    )
-    .unwrap();
-    writeln!(out, "|---|---|---|---|").unwrap();
-    for (label, starts) in [
-        ("plain TCP (`DB_TLS=off`)", &plain),
-        ("TLS (`DB_TLS=on`, `DB_TLS_CA`)", &tls),
-    ] {
-        writeln!(
-            out,
-            "| {label} | {} | {} | {} |",
-            ms(starts.init.p50),
-            ms(starts.first_response.p50),
-            ms(starts.first_response.max)
-        )
-        .unwrap();
-    }
-    let added = tls.first_response.p50.as_secs_f64() - plain.first_response.p50.as_secs_f64();
-    writeln!(
-        out,
-        "\nWhat TLS adds to the first response (p50): {:+.2} ms.",
-        added * 1e3
-    )
-    .unwrap();
-    out
+    Ok(TlsStarts {
+        version,
+        cipher,
+        plain_connect,
+        tls_connect,
+        plain: plain.stats(),
+        tls: tls.stats(),
+    })
 }
 
 /// Spawns `binary` with the database settings `tls_env` against a fresh runtime API holding

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{Round, INSTANCES, MAX_CONNECTIONS, MODES, REQUEST_TIMEOUT_MS};
-use crate::{ms, stats};
+use crate::stats::{ms, stats};
 
 /// The section's text after its heading: what was run, the table, the summary.
 pub fn write_report(out: &mut String, rounds: &[Round]) {
