@@ -215,7 +215,7 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
     );
     assert_eq!(last.status, 409);
 
-    // Issue 15 over the wire: search with an escaped q, PATCH /me, disabling, the audit log.
+    // Over the wire too: search with an escaped q, PATCH /me, disabling, the audit log.
     let created = server.call(
         "POST",
         "/api/users",
@@ -345,7 +345,7 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
     }
 }
 
-/// The issue's attack on `make serve`'s setup: `CONCURRENCY=16` instances of login, 40 wrong
+/// The parallel-guess attack on `make serve`'s setup: `CONCURRENCY=16` instances of login, 40 wrong
 /// passwords for one cellnumber at once. Each instance is a process with a pool of its own, so
 /// only the database can keep the count.
 #[test]

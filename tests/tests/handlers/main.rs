@@ -6,7 +6,13 @@
 mod account_state;
 mod audit_log;
 mod concurrency;
+mod database_error_log;
+mod input_rules;
 mod login_abuse;
+mod login_throttle;
+mod logout_and_password_change;
+mod password_and_login_races;
+mod refresh_and_token_bounds;
 mod round_trips;
 mod routes;
 mod search;

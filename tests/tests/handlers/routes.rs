@@ -1,7 +1,7 @@
 //! The routes of template.yaml (AWS), of the cargo lambda watch router (local) and of the
 //! OpenAPI document are one set, so they cannot drift apart.
 
-use api_tests::{template_routes, watch_fallbacks, watch_routes};
+use api_tests::{template_routes, watch_fallbacks, watch_routes, Answer, Event};
 
 const DOCS_ROUTES: [(&str, &str); 3] = [
     ("GET", "/api/openapi.json"),
@@ -99,4 +99,37 @@ fn every_function_has_a_template_resource_and_a_sample_event() {
             assert!(std::path::Path::new(&event).exists(), "{event} is missing");
         }
     }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_served_routes() {
+    let answer = Answer::from_response(docs::handler(Event::v2("docs").request()).await.unwrap());
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in answer.body["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let served: Vec<(String, String)> = api_tests::watch_routes()
+        .into_iter()
+        .filter(|(_, path)| !path.starts_with("/docs") && path != "/api/openapi.json")
+        .collect();
+    assert_eq!(documented, served);
+    assert_eq!(shared::openapi::routes(), served);
+
+    let html = Answer::from_response(
+        docs::handler(Event::v2("docs").at("GET", "/docs").request())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(html.status, 200);
+    assert_eq!(
+        html.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = html.body["raw"].as_str().unwrap();
+    assert!(page.contains("swagger-ui") && page.contains("api/openapi.json"));
 }

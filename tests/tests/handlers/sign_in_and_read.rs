@@ -388,3 +388,39 @@ async fn an_unreachable_database_gives_503_with_a_json_detail() {
     answer.assert_error(503);
     assert!(!answer.body.to_string().contains("127.0.0.1"));
 }
+
+#[tokio::test]
+async fn a_login_upgrades_a_hash_of_another_cost() {
+    let f = fixture().await;
+    let mut conn = f.app.pool.get_conn().await.unwrap();
+    let cost_5 = shared::password::hash(USER_PASS, 5).await.unwrap();
+    conn.exec_drop(
+        "UPDATE users SET password_hash = ? WHERE id = ?",
+        (cost_5, f.user_id),
+    )
+    .await
+    .unwrap();
+    let updated_before: Option<String> = conn
+        .exec_first(
+            "SELECT CAST(updated AS CHAR) FROM users WHERE id = ?",
+            (f.user_id,),
+        )
+        .await
+        .unwrap();
+    token(&f.app, USER_CELL, USER_PASS).await;
+    let (hash, updated_after): (String, String) = conn
+        .exec_first(
+            "SELECT password_hash, CAST(updated AS CHAR) FROM users WHERE id = ?",
+            (f.user_id,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(hash.starts_with("$2b$04$"), "{hash}");
+    assert_eq!(
+        Some(updated_after),
+        updated_before,
+        "not a change of the user"
+    );
+    token(&f.app, USER_CELL, USER_PASS).await;
+}
