@@ -14,9 +14,9 @@ pub enum DbErrorSummary {
     Server { code: u16, sqlstate: String },
     /// The connection failed or broke: the kind of I/O error (`connection refused`).
     Io(String),
-    /// The TLS handshake or session failed (its text names certificates, not data, but the kind
-    /// is what an operator acts on).
-    Tls,
+    /// The TLS handshake or session failed: what rustls refused (`UnknownIssuer`,
+    /// `NotValidForName`), which names certificates and never data, when the driver passed it on.
+    Tls(Option<String>),
     /// The driver refused something: the name of the driver's error (`ConnectionClosed`).
     Driver(String),
     /// The connection URL is not usable: the name of the URL error (the URL holds the password).
@@ -26,6 +26,17 @@ pub enum DbErrorSummary {
     Other(String),
 }
 
+/// What rustls refused, by name: `InvalidCertificate(UnknownIssuer)`, `NotValidForName`.
+fn tls_reason(error: &rustls::Error) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForNameContext {
+            ..
+        }) => "InvalidCertificate(NotValidForName)".to_owned(),
+        rustls::Error::General(_) => "General".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// The parts of `error` that may be logged: never its message, which may quote values.
 pub fn summarize(error: &mysql_async::Error) -> DbErrorSummary {
     match error {
@@ -33,10 +44,15 @@ pub fn summarize(error: &mysql_async::Error) -> DbErrorSummary {
             code: server.code,
             sqlstate: sqlstate(&server.state),
         },
-        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
-            DbErrorSummary::Io(io.kind().to_string())
-        }
-        mysql_async::Error::Io(mysql_async::IoError::Tls(_)) => DbErrorSummary::Tls,
+        // A refused certificate reaches the driver as an I/O error wrapping rustls' error.
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => match io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(tls) => DbErrorSummary::Tls(Some(tls_reason(tls))),
+            None => DbErrorSummary::Io(io.kind().to_string()),
+        },
+        mysql_async::Error::Io(mysql_async::IoError::Tls(_)) => DbErrorSummary::Tls(None),
         mysql_async::Error::Driver(driver) => DbErrorSummary::Driver(variant_name(driver)),
         mysql_async::Error::Url(url) => DbErrorSummary::Url(variant_name(url)),
         mysql_async::Error::Other(other) => DbErrorSummary::Other(other.to_string()),
@@ -50,7 +66,8 @@ impl fmt::Display for DbErrorSummary {
                 write!(f, "server error {code} (SQLSTATE {sqlstate})")
             }
             Self::Io(kind) => write!(f, "I/O error: {kind}"),
-            Self::Tls => f.write_str("TLS error"),
+            Self::Tls(None) => f.write_str("TLS error"),
+            Self::Tls(Some(reason)) => write!(f, "TLS error: {reason}"),
             Self::Driver(name) => write!(f, "driver error {name}"),
             Self::Url(name) => write!(f, "connection URL error {name}"),
             Self::Other(text) => f.write_str(text),
@@ -184,6 +201,18 @@ mod tests {
         ));
         let text = Summarized(&refused).to_string();
         assert_eq!(text, "I/O error: connection refused");
+    }
+
+    #[test]
+    fn a_refused_certificate_keeps_what_rustls_refused() {
+        let refused = mysql_async::Error::from(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        assert_eq!(
+            Summarized(&refused).to_string(),
+            "TLS error: InvalidCertificate(UnknownIssuer)"
+        );
     }
 }
 
