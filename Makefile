@@ -192,7 +192,7 @@ fuzz: test-tools test-db ## fuzz the served API against its OpenAPI document (sc
 	@$(FUZZ)
 
 # --- SAM local ---------------------------------------------------------------------------------
-# `sam local` over template.yaml, offline and on loopback only (see the README's SAM section):
+# `sam local` over template.yaml, offline and on loopback only (see docs/sam-local.md):
 # the functions built on this machine (debug) for its architecture, a Docker engine without any
 # bridge (scripts/sam-engine), a stand-in base image (scripts/sam-image), containers on the host's
 # network (scripts/sam-host-network), all driven by scripts/sam-local.
