@@ -157,7 +157,7 @@ async fn set_up(get_me: PathBuf, create_user: PathBuf) -> Setup {
     let server =
         PrivateMariaDb::start_with(&[&format!("--max-connections={MAX_CONNECTIONS}")]).await;
     let database_url = server.database_url(DATABASE);
-    shared::db::prepare(&database_url, shared::config::DatabaseTls::Off)
+    shared::db::prepare(&database_url, shared::app::config::DatabaseTls::Off)
         .await
         .expect("the burst database migrates");
     let app = api_tests::app_with(&database_url, &[]);

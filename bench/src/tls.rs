@@ -10,7 +10,7 @@ use api_tests::mariadb::PrivateMariaDb;
 use api_tests::tls::CertDir;
 use api_tests::{app_with, insert_user, test_env_for, token, Event, USER_CELL, USER_PASS};
 use mysql_async::prelude::Queryable;
-use shared::config::{DatabaseTls, TrustedCa};
+use shared::app::config::{DatabaseTls, TrustedCa};
 
 use crate::cold_start::COLD_STARTS;
 use crate::runtime_api::{self, RuntimeApi};

@@ -1,6 +1,8 @@
-//! Everything the Lambda functions share, by concern. The folders depend on one another in one
-//! direction only, from the bottom of this list to the top: nothing imports `http`, and `db` and
-//! `aws` know no table or rule of the API.
+//! Everything the Lambda functions share, by concern. The modules depend on one another in one
+//! direction only, each on those after it in this order: `http`, `app`, `users`, `sessions`,
+//! `audit`, `auth`, then `paging`, `error`, `db`, `aws` and `secret`. So nothing imports `http`
+//! (the only `lambda_http` code), no two modules import each other, and `db` and `aws` know no
+//! table or rule of the API (docs/architecture.md).
 
 /// What a function builds once per cold start: configuration, secrets, logging, the [`App`].
 pub mod app;
@@ -8,9 +10,10 @@ pub mod app;
 pub mod audit;
 /// Who is calling and what they may do: tokens, signing keys, passwords, the throttle, roles.
 pub mod auth;
-/// Amazon Web Services: the SDK's HTTP client, secret rotation.
+/// Amazon Web Services, knowing no rule of the API: the SDK's HTTP client, Secrets Manager.
 pub mod aws;
-/// MySQL: the pool, statements in both modes, batches, the app's database account, migrations.
+/// MySQL, knowing no table of the API: the pool, statements in both modes, batches, errors, TLS,
+/// the app's database account, migrations.
 pub mod db;
 /// The one error type of the API, and its status and detail.
 pub mod error;
@@ -28,12 +31,3 @@ pub mod users;
 pub use app::config::Config;
 pub use app::App;
 pub use error::ApiError;
-
-// Old flat paths, kept while the move settles.
-pub use app::{config, logging, secrets};
-pub use auth::account as user;
-pub use auth::key_rotation;
-pub use auth::{key_ring, password, policy, random as secure_random, source_ip, throttle, token};
-pub use db::{account as app_user, batch as sql_batch, errors as db_error, pool, statements};
-pub use http::{openapi, routes};
-pub use users::{credentials, first_admin as admin, search as user_search, validation};

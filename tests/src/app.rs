@@ -1,7 +1,7 @@
 //! Apps as a function instance builds them, configured for tests (quick bcrypt, a known secret,
 //! the run's statement mode), on a test database or on any server.
 
-use shared::config::Config;
+use shared::app::config::Config;
 use shared::App;
 
 use crate::TestDb;

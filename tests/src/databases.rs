@@ -43,7 +43,7 @@ impl TestDb {
     /// A database of its own, migrated.
     pub async fn new() -> Self {
         let db = Self::empty().await;
-        shared::db::prepare(&db.url, shared::config::DatabaseTls::Off)
+        shared::db::prepare(&db.url, shared::app::config::DatabaseTls::Off)
             .await
             .unwrap_or_else(|error| panic!("cannot migrate test database {}: {error}", db.name));
         db
@@ -58,7 +58,7 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let url = format!("{}/{name}", server_url());
-        shared::db::ensure_database(&url, shared::config::DatabaseTls::Off)
+        shared::db::ensure_database(&url, shared::app::config::DatabaseTls::Off)
             .await
             .unwrap_or_else(|error| {
                 panic!(

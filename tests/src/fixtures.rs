@@ -9,7 +9,7 @@ use crate::{test_app, Answer, Event, TestDb};
 
 /// Inserts a user straight into the database (the API under test is not needed for setup).
 pub async fn insert_user(app: &App, role_id: u8, cellnumber: &str, password: &str) -> u64 {
-    let hash = shared::password::hash(password, 4).await.unwrap();
+    let hash = shared::auth::password::hash(password, 4).await.unwrap();
     let email = format!("u{}@example.com", cellnumber.trim_start_matches('+'));
     let mut conn = app.pool.get_conn().await.unwrap();
     conn.exec_drop(
@@ -19,7 +19,7 @@ pub async fn insert_user(app: &App, role_id: u8, cellnumber: &str, password: &st
             format!("User {cellnumber}"),
             cellnumber,
             &email,
-            shared::validation::email_key(&email),
+            shared::users::validation::email_key(&email),
             hash,
             role_id,
         ),

@@ -155,7 +155,7 @@ impl PrivateMariaDb {
             }
             let attempt = tokio::time::timeout(
                 Duration::from_secs(2),
-                shared::db::ping_server(&self.url(), shared::config::DatabaseTls::Off),
+                shared::db::ping_server(&self.url(), shared::app::config::DatabaseTls::Off),
             )
             .await;
             if let Ok(Ok(())) = attempt {

@@ -10,7 +10,7 @@ use api_tests::{ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS};
 use mysql_async::prelude::Queryable;
 use mysql_async::Value;
 use serde_json::json;
-use shared::statements::literal;
+use shared::db::statements::literal;
 use shared::App;
 
 /// The character sets in which 0x5C can be the second byte of a character.
@@ -657,7 +657,7 @@ async fn a_server_that_ignores_the_clients_charset_is_refused_and_nothing_is_wri
     let mut root = mysql_async::Conn::from_url(server.url()).await.unwrap();
     // The users and their sessions are made while the server's sessions speak utf8mb4.
     set_global_charsets(&mut root, "utf8mb4").await;
-    shared::db::prepare(&url, shared::config::DatabaseTls::Off)
+    shared::db::prepare(&url, shared::app::config::DatabaseTls::Off)
         .await
         .unwrap();
     let setup = app_with(&url, &[]);
@@ -675,15 +675,15 @@ async fn a_server_that_ignores_the_clients_charset_is_refused_and_nothing_is_wri
 async fn init_connect_that_switches_the_app_user_to_gbk_is_refused_and_nothing_is_written() {
     let server = PrivateMariaDb::start_with_grant_tables(&["--init-connect=SET NAMES gbk"]).await;
     let root_url = server.database_url("users_api");
-    shared::db::prepare(&root_url, shared::config::DatabaseTls::Off)
+    shared::db::prepare(&root_url, shared::app::config::DatabaseTls::Off)
         .await
         .unwrap();
     let mut root = mysql_async::Conn::from_url(&root_url).await.unwrap();
-    let app_user = shared::app_user::AppUser {
+    let app_user = shared::db::account::AppUser {
         username: "users_api_app".to_owned(),
-        password: shared::config::Secret::new("app-user-password-1"),
+        password: shared::app::config::Secret::new("app-user-password-1"),
     };
-    shared::app_user::ensure(&mut root, &app_user)
+    shared::db::account::ensure(&mut root, &app_user)
         .await
         .unwrap();
     let app_url = root_url.replacen("root@", "users_api_app:app-user-password-1@", 1);

@@ -9,7 +9,7 @@ use api_tests::{app_with, call, insert_user, token, Event, ADMIN_CELL, ADMIN_PAS
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 use shared::db::errors::codes::TOO_MANY_CONNECTIONS;
-use shared::pool::TOO_MANY_CONNECTIONS_PAUSE;
+use shared::db::pool::TOO_MANY_CONNECTIONS_PAUSE;
 
 async fn refused_connections(conn: &mut Conn) -> u64 {
     let row: Option<(String, u64)> = conn
@@ -23,7 +23,7 @@ async fn refused_connections(conn: &mut Conn) -> u64 {
 async fn an_instance_refused_as_one_too_many_answers_503_and_knocks_again_a_second_later() {
     let server = PrivateMariaDb::start().await;
     let url = server.database_url("users_budget");
-    shared::db::prepare(&url, shared::config::DatabaseTls::Off)
+    shared::db::prepare(&url, shared::app::config::DatabaseTls::Off)
         .await
         .unwrap();
     let setup = app_with(&url, &[]);

@@ -160,7 +160,7 @@ async fn every_misconfiguration_is_answered_failed_with_its_reason_and_delete_su
     set("DB_NAME", &db.name);
     set("BCRYPT_COST", "4");
     let (origin, responses) = response_url_server();
-    let client = shared::secrets::client().await.unwrap();
+    let client = shared::app::secrets::client().await.unwrap();
     let create = |name: &'static str, value: String| {
         let client = client.clone();
         async move {

@@ -235,7 +235,7 @@ fn ms(duration: Duration) -> u128 {
 async fn outage(fault: Fault) {
     let mut server = PrivateMariaDb::start().await;
     let url = server.database_url(DATABASE);
-    shared::db::prepare(&url, shared::config::DatabaseTls::Off)
+    shared::db::prepare(&url, shared::app::config::DatabaseTls::Off)
         .await
         .unwrap_or_else(|error| panic!("cannot migrate {url}: {error}"));
     let setup = app_with(&url, &[]);
@@ -508,7 +508,10 @@ fn over_http_a_frozen_then_killed_database_gives_503s_and_the_same_functions_rec
     let mut server = runtime.block_on(PrivateMariaDb::start());
     let url = server.database_url(DATABASE);
     runtime
-        .block_on(shared::db::prepare(&url, shared::config::DatabaseTls::Off))
+        .block_on(shared::db::prepare(
+            &url,
+            shared::app::config::DatabaseTls::Off,
+        ))
         .unwrap_or_else(|error| panic!("cannot migrate {url}: {error}"));
     let setup = app_with(&url, &[]);
     runtime.block_on(insert_user(&setup, 1, ADMIN_CELL, ADMIN_PASS));

@@ -94,7 +94,7 @@ async fn a_rotated_database_password_is_picked_up_by_warm_instances_without_a_fa
     .unwrap();
 
     let (host, port) = test_server_address();
-    let client = shared::secrets::client().await.unwrap();
+    let client = shared::app::secrets::client().await.unwrap();
     let secret_value =
         |password: &str| json!({ "username": user, "password": password }).to_string();
     let arn = client
@@ -214,7 +214,7 @@ async fn a_rotated_database_password_is_picked_up_by_warm_instances_without_a_fa
         .await
         .unwrap();
     // Past the re-read interval of the first rotation.
-    tokio::time::sleep(shared::pool::MIN_REREAD_INTERVAL).await;
+    tokio::time::sleep(shared::db::pool::MIN_REREAD_INTERVAL).await;
     let killed_again = kill_connections_of(&mut root, &user).await;
     let app = apps[0].clone();
     let concurrent: Vec<_> = (0..8)
@@ -241,7 +241,7 @@ async fn a_rotated_database_password_is_picked_up_by_warm_instances_without_a_fa
     ))
     .await
     .unwrap();
-    tokio::time::sleep(shared::pool::MIN_REREAD_INTERVAL).await;
+    tokio::time::sleep(shared::db::pool::MIN_REREAD_INTERVAL).await;
     kill_connections_of(&mut root, &user).await;
     for _ in 0..3 {
         let answer = call!(get_me, &apps[1], Event::v2("get-me").bearer(&token));

@@ -7,7 +7,7 @@ use api_tests::mariadb::PrivateMariaDb;
 use api_tests::tls::{CertDir, TestCa};
 use api_tests::{app_with, count, insert_user, login, USER_CELL, USER_PASS};
 use mysql_async::prelude::Queryable;
-use shared::config::{DatabaseTls, TrustedCa};
+use shared::app::config::{DatabaseTls, TrustedCa};
 use shared::App;
 
 const DATABASE: &str = "users_tls";

@@ -194,7 +194,7 @@ fn headless_chromium_renders_every_operation_from_the_served_page_offline() {
 
     let dump = chromium(&["--dump-dom", &url], &profile);
     let dom = String::from_utf8_lossy(&dump.stdout);
-    let mut expected = shared::openapi::routes();
+    let mut expected = shared::http::openapi::routes();
     expected.sort();
     assert_eq!(
         rendered_operations(&dom),

@@ -26,7 +26,10 @@ fn a_request_that_times_out_in_a_transaction_leaves_no_lock_behind() {
     let server = runtime.block_on(PrivateMariaDb::start());
     let url = server.database_url("users_locks");
     runtime
-        .block_on(shared::db::prepare(&url, shared::config::DatabaseTls::Off))
+        .block_on(shared::db::prepare(
+            &url,
+            shared::app::config::DatabaseTls::Off,
+        ))
         .unwrap();
     let setup = app_with(&url, &[]);
     let admin_id = runtime.block_on(insert_user(&setup, 1, ADMIN_CELL, ADMIN_PASS));
@@ -132,7 +135,7 @@ fn a_request_that_times_out_in_a_transaction_leaves_no_lock_behind() {
          lock wait bound {} s) with its instance frozen right after; after the thaw the same \
          demotion from another instance answered 200 in {} ms; no transaction left open",
         took.as_millis(),
-        shared::pool::lock_wait_seconds(Duration::from_millis(4000)),
+        shared::db::pool::lock_wait_seconds(Duration::from_millis(4000)),
         write_took.as_millis()
     );
     end_sender.send(()).unwrap();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use api_tests::TestDb;
 use mysql_async::prelude::Queryable;
-use shared::config::DatabaseTls;
+use shared::app::config::DatabaseTls;
 use shared::db;
 
 fn pool(db: &TestDb) -> mysql_async::Pool {

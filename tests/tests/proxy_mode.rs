@@ -6,7 +6,7 @@ use api_tests::serve::Served;
 use api_tests::{app_with, insert_user, server_url, test_env, TestDb};
 use mysql_async::prelude::Queryable;
 use serde_json::json;
-use shared::statements::Statements;
+use shared::db::statements::Statements;
 
 /// A connection to the test server that selects no database.
 async fn server_conn() -> Result<mysql_async::Conn, mysql_async::Error> {

@@ -53,7 +53,7 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
         unsafe { std::env::remove_var(name) };
     }
 
-    let client = shared::secrets::client().await.unwrap();
+    let client = shared::app::secrets::client().await.unwrap();
     let db_secret = client
         .create_secret()
         .name("users-api/db")

@@ -11,7 +11,7 @@ use api_tests::moto::Moto;
 use api_tests::{call, insert_user, test_app, Answer, Event, TestDb};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use shared::key_ring::kid_of;
+use shared::auth::key_ring::kid_of;
 use shared::App;
 
 const ADMIN_CELL: &str = "+15550000001";
@@ -82,7 +82,7 @@ async fn rotating_the_signing_key_signs_nobody_out_and_retires_the_key_before_la
     unsafe { moto.set_aws_environment() };
     let db = TestDb::new().await;
     insert_user(&test_app(&db), 1, ADMIN_CELL, ADMIN_PASS).await;
-    let client = shared::secrets::client().await.unwrap();
+    let client = shared::app::secrets::client().await.unwrap();
     let arn = client
         .create_secret()
         .name("users-api/jwt")
@@ -163,9 +163,9 @@ async fn rotating_the_signing_key_signs_nobody_out_and_retires_the_key_before_la
     // An instance that meets no new token picks the new key up within its refresh interval.
     let mut periodic = App::load().await.unwrap();
     let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
-    let resolved = shared::secrets::resolve(&mut vars).await.unwrap();
+    let resolved = shared::app::secrets::resolve(&mut vars).await.unwrap();
     periodic.tokens =
-        shared::token::TokenKeys::new(FIRST_KEY.as_bytes(), Duration::from_secs(3600))
+        shared::auth::token::TokenKeys::new(FIRST_KEY.as_bytes(), Duration::from_secs(3600))
             .with_source(resolved.signing_key.unwrap().into_source())
             .with_refresh_interval(Duration::from_millis(200));
     let stale = api_tests::token(&periodic, ADMIN_CELL, ADMIN_PASS).await;

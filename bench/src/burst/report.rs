@@ -115,7 +115,7 @@ fn write_summary(out: &mut String, rounds: &[Round]) {
         )
         .unwrap();
     }
-    text.push_str("An instance keeps its connection between requests (its pool closes it after 4 idle minutes), so the first instances to connect hold the budget for the whole burst. Each of the others asks the server for a connection, is refused, and then answers 503 at once without asking again for a second (`shared::pool::TOO_MANY_CONNECTIONS_PAUSE`): the refused connections above are about one per starved instance and second, where every request of theirs knocked before (some 1,100 to 1,400 refusals in a 96-instance round). A refused instance is soon free again and takes the next event from the queue, as a free Lambda instance would. ");
+    text.push_str("An instance keeps its connection between requests (its pool closes it after 4 idle minutes), so the first instances to connect hold the budget for the whole burst. Each of the others asks the server for a connection, is refused, and then answers 503 at once without asking again for a second (`shared::db::pool::TOO_MANY_CONNECTIONS_PAUSE`): the refused connections above are about one per starved instance and second, where every request of theirs knocked before (some 1,100 to 1,400 refusals in a 96-instance round). A refused instance is soon free again and takes the next event from the queue, as a free Lambda instance would. ");
     text.push_str("Statement mode, p50 of the 2xx answers (direct / proxy mode):");
     for instances in INSTANCES {
         let p50 = |mode: &str| {

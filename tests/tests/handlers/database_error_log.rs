@@ -46,10 +46,10 @@ async fn a_database_error_is_logged_as_its_code_and_sqlstate_without_values_or_s
 
     let captured = Captured::default();
     let writer = captured.clone();
-    let subscriber =
-        shared::logging::json_subscriber(tracing_subscriber::EnvFilter::new("info"), move || {
-            writer.clone()
-        });
+    let subscriber = shared::app::logging::json_subscriber(
+        tracing_subscriber::EnvFilter::new("info"),
+        move || writer.clone(),
+    );
     let answer = {
         let _default = tracing::subscriber::set_default(subscriber);
         patch(&f.app, &f.admin, f.user_id, &json!({ "email": CANARY })).await

@@ -171,13 +171,13 @@ async fn names_with_control_or_format_characters_are_refused_everywhere() {
 
     // The operator's bootstrap of the first admin takes a name too.
     let mut conn = f.app.conn().await.unwrap();
-    let request = shared::admin::AdminRequest {
+    let request = shared::users::first_admin::AdminRequest {
         name: "Root\u{202E}",
         cellnumber: ADMIN_CELL,
         password: "admin-password-1",
         force: true,
     };
-    match shared::admin::bootstrap_admin(&mut conn, &request, 4).await {
+    match shared::users::first_admin::bootstrap_admin(&mut conn, &request, 4).await {
         Err(shared::ApiError::Validation(fields)) => assert_eq!(fields[0].loc, ["name"]),
         other => panic!("expected a refused name, got {other:?}"),
     }

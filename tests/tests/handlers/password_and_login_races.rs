@@ -102,7 +102,7 @@ where
     F: FnOnce(u64) -> Fut,
     Fut: std::future::Future<Output = Answer>,
 {
-    let hash = shared::password::hash(USER_PASS, 12).await.unwrap();
+    let hash = shared::auth::password::hash(USER_PASS, 12).await.unwrap();
     let id = insert_user(&f.app, 2, "+15550000077", "placeholder").await;
     let mut conn = f.app.pool.get_conn().await.unwrap();
     conn.exec_drop(

@@ -169,7 +169,7 @@ async fn spent_hashes_go_with_their_session() {
     // Only hashes are kept, never a token.
     let mut conn = f.app.pool.get_conn().await.unwrap();
     let stored: Vec<Vec<u8>> = conn.query("SELECT hash FROM spent_refresh").await.unwrap();
-    let digest = shared::secure_random::sha256(chain.refresh[0].as_bytes()).to_vec();
+    let digest = shared::auth::random::sha256(chain.refresh[0].as_bytes()).to_vec();
     assert!(stored.contains(&digest));
     assert!(!stored
         .iter()

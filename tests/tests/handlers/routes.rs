@@ -18,7 +18,7 @@ fn template_router_and_openapi_document_serve_the_same_routes() {
         "template.yaml and Cargo.toml's router differ"
     );
 
-    let mut documented = shared::openapi::routes();
+    let mut documented = shared::http::openapi::routes();
     documented.extend(
         DOCS_ROUTES
             .iter()
@@ -40,7 +40,7 @@ fn template_router_and_openapi_document_serve_the_same_routes() {
 #[test]
 fn what_no_route_takes_goes_to_the_fallback_in_aws_and_under_watch() {
     // The fallback knows the routes from the template compiled into it.
-    let table: Vec<(String, String)> = shared::routes::table()
+    let table: Vec<(String, String)> = shared::http::routes::table()
         .iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
@@ -67,7 +67,7 @@ fn what_no_route_takes_goes_to_the_fallback_in_aws_and_under_watch() {
     paths.sort();
     paths.dedup();
     for path in paths {
-        for method in shared::routes::METHODS {
+        for method in shared::http::routes::METHODS {
             let served = routes.contains(&(method.to_owned(), path.clone()));
             let to_fallback = fallbacks.contains(&(Some(method.to_owned()), path.clone()));
             assert!(
@@ -118,7 +118,7 @@ async fn the_openapi_document_lists_exactly_the_served_routes() {
         .filter(|(_, path)| !path.starts_with("/docs") && path != "/api/openapi.json")
         .collect();
     assert_eq!(documented, served);
-    assert_eq!(shared::openapi::routes(), served);
+    assert_eq!(shared::http::openapi::routes(), served);
 
     let html = Answer::from_response(
         docs::handler(Event::v2("docs").at("GET", "/docs").request())

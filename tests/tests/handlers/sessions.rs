@@ -86,7 +86,7 @@ async fn login_answers_a_session_grant_and_old_clients_keep_their_fields() {
         .query("SELECT refresh_hash FROM session")
         .await
         .unwrap();
-    let digest = shared::secure_random::sha256(refresh_token.as_bytes()).to_vec();
+    let digest = shared::auth::random::sha256(refresh_token.as_bytes()).to_vec();
     assert!(stored.contains(&digest));
     assert!(!stored.iter().any(|hash| hash == refresh_token.as_bytes()));
 }

@@ -393,7 +393,7 @@ async fn an_unreachable_database_gives_503_with_a_json_detail() {
 async fn a_login_upgrades_a_hash_of_another_cost() {
     let f = fixture().await;
     let mut conn = f.app.pool.get_conn().await.unwrap();
-    let cost_5 = shared::password::hash(USER_PASS, 5).await.unwrap();
+    let cost_5 = shared::auth::password::hash(USER_PASS, 5).await.unwrap();
     conn.exec_drop(
         "UPDATE users SET password_hash = ? WHERE id = ?",
         (cost_5, f.user_id),

@@ -5,7 +5,7 @@
 use api_tests::{count, test_app, token, TestDb};
 use migrate::Migrator;
 use serde_json::json;
-use shared::config::Secret;
+use shared::app::config::Secret;
 
 use crate::{custom_resource_event, database, response_url_server, send, Received};
 
@@ -18,7 +18,7 @@ async fn the_application_user_may_read_and_write_rows_and_nothing_else() {
     let db = TestDb::empty().await;
     let username = format!("{}_app", db.name);
     let mut migrator_db = database(&db.url);
-    migrator_db.app_user = Some(shared::app_user::AppUser {
+    migrator_db.app_user = Some(shared::db::account::AppUser {
         username: username.clone(),
         password: Secret::new("first-'app'-password\\1"),
     });
@@ -144,7 +144,7 @@ async fn the_application_user_may_read_and_write_rows_and_nothing_else() {
         .await
         .unwrap();
     let mut migrator_db = database(&db.url);
-    migrator_db.app_user = Some(shared::app_user::AppUser {
+    migrator_db.app_user = Some(shared::db::account::AppUser {
         username: username.clone(),
         password: Secret::new("second-app-password"),
     });
@@ -179,8 +179,8 @@ fn url_as(db: &TestDb, user: &str, password: &str, database: &str) -> String {
     format!("mysql://{user}:{password}@{host}/{database}")
 }
 
-fn app_user(name: &str, password: &str) -> Option<shared::app_user::AppUser> {
-    Some(shared::app_user::AppUser {
+fn app_user(name: &str, password: &str) -> Option<shared::db::account::AppUser> {
+    Some(shared::db::account::AppUser {
         username: name.to_owned(),
         password: Secret::new(password),
     })

@@ -14,8 +14,8 @@ use std::sync::mpsc;
 use lambda_runtime::{Context, LambdaEvent};
 use migrate::Migrator;
 use serde_json::{json, Value};
+use shared::app::config::{DatabaseConfig, Secret};
 use shared::app::Database;
-use shared::config::{DatabaseConfig, Secret};
 
 /// One request the stand-in for S3 received.
 struct Received {
@@ -81,7 +81,7 @@ fn response_url_server() -> (String, migrate::Responder, mpsc::Receiver<Received
 fn database(url: &str) -> Database {
     Database::new(DatabaseConfig {
         database_url: Secret::new(url),
-        database_tls: shared::config::DatabaseTls::Off,
+        database_tls: shared::app::config::DatabaseTls::Off,
         bcrypt_cost: 4,
     })
     .unwrap()

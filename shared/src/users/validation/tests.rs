@@ -188,53 +188,6 @@ fn null_is_refused_wherever_the_contract_gives_it_no_meaning() {
     assert!(absent.is_active.is_none() && absent.role_id.is_none());
 }
 
-fn allows_null(schema: &serde_json::Value) -> bool {
-    let null_type = |s: &serde_json::Value| {
-        s["type"] == "null"
-            || s["type"]
-                .as_array()
-                .is_some_and(|types| types.contains(&"null".into()))
-            || s["nullable"] == true
-    };
-    null_type(schema)
-        || ["oneOf", "anyOf"].iter().any(|key| {
-            schema[*key]
-                .as_array()
-                .is_some_and(|options| options.iter().any(null_type))
-        })
-}
-
-#[test]
-fn the_document_allows_null_for_email_and_profilepic_only() {
-    let document = crate::http::openapi::document();
-    let mut bodies = 0;
-    for (path, item) in document["paths"].as_object().unwrap() {
-        for (method, operation) in item.as_object().unwrap() {
-            for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                assert!(
-                    !allows_null(&parameter["schema"]),
-                    "{method} {path} {parameter}"
-                );
-            }
-            let reference =
-                &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
-            let Some(name) = reference.as_str().and_then(|r| r.rsplit('/').next()) else {
-                continue;
-            };
-            bodies += 1;
-            let schema = &document["components"]["schemas"][name];
-            for (field, property) in schema["properties"].as_object().unwrap() {
-                assert_eq!(
-                    allows_null(property),
-                    ["email", "profilepic"].contains(&field.as_str()),
-                    "{method} {path}: {name}.{field} {property}"
-                );
-            }
-        }
-    }
-    assert!(bodies >= 6, "{bodies} request bodies");
-}
-
 #[test]
 fn emails_and_profile_pictures() {
     assert!(email_rule("a@example.com").is_ok());
