@@ -175,7 +175,7 @@ test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, hand
 .PHONY: unit
 unit: ## the rules alone, with no database: unit tests of shared, the functions and the CLI
 	@# A closed port: a unit test that reached for a database would fail, not pass by luck.
-	TEST_DATABASE_URL=mysql://root@127.0.0.1:9 $(CARGO) test --workspace --lib --bins --exclude api-tests --exclude users-bench
+	TEST_DATABASE_URL=mysql://root@127.0.0.1:9 $(CARGO) test --workspace --lib --bins --exclude api-tests
 
 .PHONY: test-quick
 test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server test-db ## every workspace test against MariaDB in direct mode: no fuzzing, SAM, Chromium or proxy-mode pass
