@@ -158,17 +158,17 @@ CLIENT_TEST := $(VENV)/bin/python3 $(CLIENT_DIR)/run.py
 
 .PHONY: test
 test: test-tools test-db check-style lint ## every test: fmt, clippy, unit, handler and HTTP tests on a real MariaDB (direct mode, then again with DB_PROXY=on), make fuzz (proxy mode), make client-test and make sam-test
-	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; fuzz=0; client=0; \
+	@run_id="$$(date +%s)_$$$$"; log="$$(mktemp)"; status=0; fuzz=0; client=0; sam=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets --no-fail-fast 2>&1 | tee "$$log" || status=$$?; \
 	echo "--- the handler and HTTP tests again in proxy mode (DB_PROXY=on: text statements, no session state)"; \
 	TEST_RUN_ID="$$run_id" DB_PROXY=on $(CARGO) test -p api-tests --tests --no-fail-fast 2>&1 | tee -a "$$log" || status=1; \
 	TEST_RUN_ID="$$run_id" DB_PROXY=on $(FUZZ) 2>&1 | tee -a "$$log" || { fuzz=1; status=1; }; \
 	TEST_RUN_ID="$$run_id" $(CLIENT_TEST) 2>&1 | tee -a "$$log" || { client=1; status=1; }; \
-	TEST_RUN_ID="$$run_id" $(MAKE) --no-print-directory sam-test 2>&1 | tee -a "$$log" || status=1; \
+	TEST_RUN_ID="$$run_id" $(MAKE) --no-print-directory sam-test 2>&1 | tee -a "$$log" || { sam=1; status=1; }; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; \
-	awk -v fuzz=$$fuzz -v client=$$client '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
+	awk -v fuzz=$$fuzz -v client=$$client -v sam=$$sam '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i+1) ~ /^passed/) p += $$i; if ($$(i+1) ~ /^failed/) f += $$i } } \
 	     /^fuzz: [0-9]+ cases/ { summary = $$0 } \
-	     END { if (fuzz) f++; else p++; if (client) f++; else p++; if (summary == "") summary = "fuzz: stopped early (see above)"; \
+	     END { if (fuzz) f++; else p++; if (client) f++; else p++; if (sam) f++; if (summary == "") summary = "fuzz: stopped early (see above)"; \
 	           printf "\n%s\ntests: %d passed, %d failed\n", summary, p, f }' "$$log"; \
 	rm -f "$$log"; exit $$status
 
