@@ -94,6 +94,10 @@ class Console:
     def gone(self, role, name, timeout=WAIT):
         WebDriverWait(self.driver, timeout).until(lambda _: not self.all(role, name))
 
+    def wait(self, until, message="", timeout=WAIT):
+        """Waits for `until(driver)` to be truthy; a table or row rebuilt meanwhile is no failure."""
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(until, message)
+
     def focused(self):
         return self.driver.switch_to.active_element
 
@@ -119,8 +123,16 @@ class Console:
             raise AssertionError(f"focus is on {self.describe(self.focused())}, not the {role} {name!r}")
 
     def status(self, text):
-        status = self.find("status", "")
-        WebDriverWait(self.driver, WAIT).until(lambda _: text in status.text, f"status {text!r}")
+        """Waits for a status line a person can perceive now (role status: the page's, or the open
+        dialog's, since a modal dialog makes the rest inert) to say `text`."""
+        def said(_):
+            return any(
+                text in line.text
+                for line in self.driver.find_elements("css selector", "[role=status]")
+                if line.is_displayed() and line.aria_role == "status"
+            )
+
+        self.wait(said, f"no status says {text!r}")
 
     # --- the keyboard -----------------------------------------------------------------------
     def keys(self, *keys):
@@ -144,8 +156,11 @@ class Console:
         self.keys(Keys.ENTER)
 
     def replace_text(self, text):
-        self.keys(Keys.CONTROL, "a")
-        self.keys(Keys.BACKSPACE, text)
+        """Selects everything in the focused field (Ctrl+A) and types `text` over it."""
+        ActionChains(self.driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).perform()
+        self.keys(Keys.BACKSPACE)
+        if text:
+            self.keys(text)
 
     # --- checks -----------------------------------------------------------------------------
     def step(self, what):
@@ -204,7 +219,7 @@ def run(base, admin, admin_password, user, user_password, shots):
 
         c.step("a wrong password is told on the form")
         c.keys(admin, Keys.TAB, "not-the-password", Keys.ENTER)
-        alert = WebDriverWait(d, WAIT).until(
+        alert = c.wait(
             lambda _: next((a for a in d.find_elements("css selector", "[role=alert]") if a.is_displayed() and a.text), False)
         )
         print(f"console-browser:     alert: {alert.text!r}", flush=True)
@@ -216,21 +231,25 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.find("heading", "Users")
         c.assert_focus("heading", "Users")
         signed_in_at = time.monotonic()
-        WebDriverWait(d, WAIT).until(lambda _: len(c.rows(re.compile("Users 1 to .*"))) >= 2)
+        c.wait(lambda _: len(c.rows(re.compile("Users: 1 to .*"))) >= 2)
 
         c.step("search (debounced) finds the admin alone")
         c.press("searchbox", "Search users")
         c.keys(admin)
-        c.find("table", "Users 1 to 1 of 1")
+        c.find("table", "Users: 1 to 1 of 1")
         c.replace_text("")
-        WebDriverWait(d, WAIT).until(lambda _: len(c.rows(re.compile("Users .*"))) > 1)
+        c.wait(lambda _: len(c.rows(re.compile("Users: .*"))) > 1)
 
         c.step("filters and sort follow the API: admins only, then names from Z to A")
         Select(c.find("combobox", "Role")).select_by_visible_text("Admin")
-        c.find("table", "Users 1 to 1 of 1")
+        c.find("table", "Users: 1 to 1 of 1")
         Select(c.find("combobox", "Role")).select_by_visible_text("Any role")
         Select(c.find("combobox", "Sort by")).select_by_visible_text("Name, Z to A")
-        WebDriverWait(d, WAIT).until(lambda _: (lambda names: len(names) > 2 and names == sorted(names, key=str.lower, reverse=True))(c.names(re.compile("Users 1 to .*"))))
+        def z_to_a(_):
+            names = c.names(re.compile("Users: 1 to .*"))
+            return len(names) > 2 and names == sorted(names, key=str.lower, reverse=True)
+
+        c.wait(z_to_a)
 
         c.step("create a user with the keyboard: the 422 beside its field, then success")
         c.press("button", "New user")
@@ -238,7 +257,7 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.assert_focus("textbox", "Name")
         c.keys("Grace Hopper", Keys.TAB, "+15550009999", Keys.TAB, "not-an-email", Keys.TAB, Keys.TAB, Keys.TAB, "correct-horse-1", Keys.ENTER)
         email = c.find("textbox", "Email")
-        WebDriverWait(d, WAIT).until(lambda _: email.get_attribute("aria-invalid") == "true")
+        c.wait(lambda _: email.get_attribute("aria-invalid") == "true")
         message = d.find_element("id", "user-email-error").text
         assert message, "no message beside the email field"
         c.assert_focus("textbox", "Email")
@@ -253,7 +272,7 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.assert_focus("textbox", "Name")
         c.keys("Second Grace", Keys.TAB, "+15550009999", Keys.TAB, Keys.TAB, Keys.TAB, Keys.TAB, "correct-horse-2", Keys.ENTER)
         dialog = c.find("dialog", "New user")
-        alert = WebDriverWait(d, WAIT).until(
+        alert = c.wait(
             lambda _: next((a for a in dialog.find_elements("css selector", "[role=alert]") if a.is_displayed() and a.text), False)
         )
         print(f"console-browser:     on the form: {alert.text!r}", flush=True)
@@ -264,7 +283,7 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.step("find her, edit her name")
         c.press("searchbox", "Search users")
         c.keys("grace")
-        c.find("table", "Users 1 to 1 of 1")
+        c.find("table", "Users: 1 to 1 of 1")
         edit = re.compile(r"Edit Grace Hopper \(ID \d+\)")
         c.press("button", edit)
         c.find("dialog", "Edit Grace Hopper")
@@ -273,7 +292,7 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.keys(Keys.ENTER)
         c.status("User Grace B. Hopper saved.")
         c.assert_focus("button", re.compile(r"Edit Grace B\. Hopper \(ID \d+\)"))
-        assert c.names(re.compile("Users .*")) == ["Grace B. Hopper"]
+        assert c.names(re.compile("Users: .*")) == ["Grace B. Hopper"]
 
         c.step("disable her; sign her out everywhere; no second factor to turn off")
         c.keys(Keys.ENTER)
@@ -289,10 +308,10 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.press("button", "Show this user's audit log")
         c.find("heading", "Audit log")
         c.assert_focus("heading", "Audit log")
-        table = re.compile(r"Audit events about user \d+ 1 to \d+ of \d+")
-        WebDriverWait(d, WAIT).until(lambda _: len(c.rows(table)) >= 4)
+        table = re.compile(r"Audit events about user \d+: 1 to \d+ of \d+")
+        c.wait(lambda _: len(c.rows(table)) >= 4)
         events = c.rows(table)
-        actions = [line.split("\n")[0] for line in events]
+        actions = c.names(table)
         text = "\n".join(events)
         for action in ["sessions.revoked", "user.updated", "user.created"]:
             assert action in text, f"no {action} in {events}"
@@ -304,7 +323,7 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.step("the whole log, filtered by action")
         c.press("button", "Clear audit filters")
         Select(c.find("combobox", "Action")).select_by_visible_text("user.created")
-        WebDriverWait(d, WAIT).until(lambda _: all("user.created" in row for row in c.rows(re.compile("Audit events 1 to .*"))))
+        c.wait(lambda _: all("user.created" in row for row in c.rows(re.compile("Audit events: 1 to .*"))))
 
         c.step("back to the users: the table (screenshot), enable her, delete her behind a confirmation")
         c.press("button", "Users")
@@ -313,12 +332,12 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.press("searchbox", "Search users")
         c.replace_text("")
         Select(c.find("combobox", "Sort by")).select_by_visible_text("ID, lowest first")
-        WebDriverWait(d, WAIT).until(lambda _: len(c.rows(re.compile("Users 1 to .*"))) > 3)
+        c.wait(lambda _: len(c.rows(re.compile("Users: 1 to .*"))) > 3)
         c.axe("users")
         c.shot("console-users.png")
         c.press("searchbox", "Search users")
         c.keys("grace")
-        c.find("table", "Users 1 to 1 of 1")
+        c.find("table", "Users: 1 to 1 of 1")
         c.press("button", re.compile(r"Edit Grace B\. Hopper \(ID \d+\)"))
         c.press("button", "Enable account")
         c.status("Grace B. Hopper is enabled.")
@@ -332,14 +351,14 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.press("button", "Delete Grace B. Hopper")
         c.status("User Grace B. Hopper deleted.")
         c.assert_focus("heading", "Users")
-        c.find("table", "Users 0 to 0 of 0")
+        c.find("table", "Users: 0 to 0 of 0")
 
         c.step("own password change: a wrong current password on the form, then done")
         c.press("button", "Change my password")
         c.find("dialog", "Change my password")
         c.assert_focus("textbox", "Current password")
         c.keys("wrong-password", Keys.TAB, "brand-new-pass", Keys.ENTER)
-        WebDriverWait(d, WAIT).until(lambda _: d.find_element("css selector", "#password-form .form-error").text)
+        c.wait(lambda _: d.find_element("css selector", "#password-form .form-error").text)
         c.tab_to("textbox", "Current password", backwards=True)
         c.replace_text(admin_password)
         c.keys(Keys.ENTER)
@@ -348,9 +367,9 @@ def run(base, admin, admin_password, user, user_password, shots):
 
         c.step("the access token is renewed with the refresh token before it expires")
         renewed = lambda _: c.requested("/api/users/token/refresh")  # noqa: E731
-        WebDriverWait(d, max(5, 90 - (time.monotonic() - signed_in_at))).until(renewed)
+        c.wait(renewed, timeout=max(5, 90 - (time.monotonic() - signed_in_at)))
         c.press("button", "Users")
-        c.find("table", re.compile(r"Users \d+ to \d+ of \d+"))
+        c.find("table", re.compile(r"Users: \d+ to \d+ of \d+"))
         c.status("users found.")
 
         c.step("a phone's width: nothing wider than the screen")
@@ -371,6 +390,20 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.find("heading", "This console is for admins")
         c.assert_focus("heading", "This console is for admins")
         c.axe("not an admin")
+
+        c.step("too many wrong passwords: the 429 with its wait, on the form")
+        c.press("button", "Sign in with another account")
+        c.assert_focus("textbox", "Cellnumber")
+        c.keys(user, Keys.TAB)
+        for attempt in range(8):
+            c.replace_text(f"wrong-password-{attempt}")
+            c.keys(Keys.ENTER)
+            c.wait(lambda _: d.find_element("css selector", "#sign-in-form .form-error").text)
+            said = d.find_element("css selector", "#sign-in-form .form-error").text
+            if said.startswith("Too many attempts"):
+                break
+        assert re.fullmatch(r"Too many attempts\. Try again in \d+ seconds\.", said), said
+        print(f"console-browser:     after {attempt + 1} tries: {said!r}", flush=True)
 
         c.step("no request left the origin; no script or style was refused")
         foreign = c.foreign_requests()

@@ -89,7 +89,7 @@ export async function load() {
   const first = answer.items.length ? answer.offset + 1 : 0;
   const last = answer.offset + answer.items.length;
   const whose = query.targetId ? ` about user ${query.targetId}` : "";
-  const range = `Audit events${whose} ${first} to ${last} of ${total}`;
+  const range = `Audit events${whose}: ${first} to ${last} of ${total}`;
   byId("audit-range").textContent = range;
   byId("audit-caption").textContent = range;
   byId("audit-previous").disabled = answer.offset === 0;

@@ -21,9 +21,13 @@ export function element(tag, attributes = {}, ...children) {
   return node;
 }
 
-/** Says `message` in the status line, which screen readers read out politely. */
+/**
+ * Says `message` in a status line, which screen readers read out politely: the open dialog's
+ * (a modal dialog makes the rest of the page inert), else the page's.
+ */
 export function announce(message) {
-  const status = byId("status");
+  const dialog = document.querySelector("dialog[open]");
+  const status = (dialog && dialog.querySelector("[role=status]")) || byId("status");
   // Emptied first, so the same message twice is read twice.
   status.textContent = "";
   window.setTimeout(() => { status.textContent = message; }, 50);

@@ -65,8 +65,8 @@ function page(step) {
   load().then(() => byId("users-caption").scrollIntoView({ block: "nearest" }));
 }
 
-/** Fetches the current page of users and shows it. */
-export async function load() {
+/** Fetches the current page of users and shows it; `quiet` after an action that said its own result. */
+export async function load({ quiet = false } = {}) {
   const filters = byId("users-filters");
   clearErrors(filters);
   let answer;
@@ -84,12 +84,12 @@ export async function load() {
   }
   const first = answer.items.length ? answer.offset + 1 : 0;
   const last = answer.offset + answer.items.length;
-  const range = `Users ${first} to ${last} of ${total}`;
+  const range = `Users: ${first} to ${last} of ${total}`;
   byId("users-range").textContent = range;
   byId("users-caption").textContent = range;
   byId("users-previous").disabled = answer.offset === 0;
   byId("users-next").disabled = last >= total;
-  announce(`${total} ${total === 1 ? "user" : "users"} found.`);
+  if (!quiet) announce(`${total} ${total === 1 ? "user" : "users"} found.`);
 }
 
 function row(user) {
@@ -126,6 +126,7 @@ function openEditor(user) {
   form.reset();
   clearErrors(form);
   byId("user-actions-error").textContent = "";
+  byId("user-actions-status").textContent = "";
   byId("user-dialog-title").textContent = user ? `Edit ${user.name}` : "New user";
   byId("user-save").textContent = user ? "Save changes" : "Create user";
   byId("user-password-label").textContent = user ? "New password (leave empty to keep it)" : "Password";
@@ -193,7 +194,7 @@ async function save(event) {
       byId("user-dialog").close();
       announce(`User ${updated.name} saved.`);
     }
-    await load();
+    await load({ quiet: true });
     restoreFocus();
   } catch (error) {
     showError(form, error);
@@ -207,7 +208,7 @@ async function act(action, message) {
   try {
     await action();
     announce(message);
-    load();
+    load({ quiet: true });
   } catch (error) {
     alert.textContent = error.message;
   }
@@ -261,7 +262,7 @@ async function deleteUser(event) {
   byId("confirm-dialog").close();
   byId("user-dialog").close();
   announce(`User ${user.name} deleted.`);
-  await load();
+  await load({ quiet: true });
   byId("users-title").focus();
 }
 
