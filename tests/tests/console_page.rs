@@ -46,8 +46,14 @@ async fn the_page_loads_only_its_own_modules_under_a_strict_policy() {
     let html = text(&page);
     // Nothing from another origin, no inline script or style, no inline handler.
     assert!(!html.contains("://"), "{html}");
-    assert!(!html.contains("<script>") && !html.contains("<style"), "{html}");
-    assert!(!html.contains(" onclick=") && !html.contains(" style="), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("<style"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(" onclick=") && !html.contains(" style="),
+        "{html}"
+    );
 
     // Every file the page or a module names is served, with its type; nothing else is linked.
     let mut named: Vec<String> = html
@@ -75,7 +81,10 @@ async fn the_page_loads_only_its_own_modules_under_a_strict_policy() {
     }
     named.sort();
     named.dedup();
-    let mut served: Vec<String> = console::ASSETS.iter().map(|(n, _, _)| n.to_string()).collect();
+    let mut served: Vec<String> = console::ASSETS
+        .iter()
+        .map(|(n, _, _)| n.to_string())
+        .collect();
     served.sort();
     assert_eq!(named, served, "files named by the page and its modules");
 }
@@ -138,7 +147,10 @@ fn headless_chromium_does_every_console_task_by_role_and_name_offline() {
     // watch builds each function on its first request: make those before the browser's, and
     // give the table a few users worth a picture.
     assert_eq!(server.call("GET", "/console", None, None).status, 200);
-    assert_eq!(server.call("GET", "/api/openapi.json", None, None).status, 200);
+    assert_eq!(
+        server.call("GET", "/api/openapi.json", None, None).status,
+        200
+    );
     let admin = server.login(ADMIN_CELL, ADMIN_PASS);
     assert_eq!(admin.status, 200, "{:?}", admin.body);
     let token = admin.body["token"].as_str().unwrap().to_owned();
@@ -202,5 +214,29 @@ fn headless_chromium_does_every_console_task_by_role_and_name_offline() {
     for name in ["console-users.png", "console-audit.png"] {
         let png = std::fs::read(shots.join(name)).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}");
+    }
+
+    // What the API recorded of the session: the browser changed the admin's password, deleted
+    // the user it made, and its sign-outs ended sessions.
+    let admin = server.login(ADMIN_CELL, "brand-new-pass");
+    assert_eq!(admin.status, 200, "the console did not change the password");
+    let token = admin.body["token"].as_str().unwrap();
+    for (action, at_least) in [
+        ("password.changed", 1),
+        ("user.deleted", 1),
+        ("sessions.revoked", 1),
+        ("logout", 2),
+    ] {
+        let events = server.call(
+            "GET",
+            &format!("/api/audit?action={action}"),
+            Some(token),
+            None,
+        );
+        assert!(
+            events.body["total"].as_u64().unwrap() >= at_least,
+            "{action}: {:?}",
+            events.body
+        );
     }
 }
