@@ -60,7 +60,7 @@ class Console:
             "--hide-scrollbars",
             # Every origin but loopback goes to a closed port: nothing can leave the machine.
             "--proxy-server=127.0.0.1:9",
-            "--window-size=1280,900",
+            "--window-size=1280,1000",
         ]:
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -378,7 +378,7 @@ def run(base, admin, admin_password, user, user_password, shots):
         overflow = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{overflow}px wider than a phone's screen"
         c.axe("users at a phone's width")
-        d.set_window_size(1280, 900)
+        d.set_window_size(1280, 1000)
 
         c.step("sign out: back to the sign-in form, focus on its first field")
         c.press("button", "Sign out")

@@ -11,6 +11,23 @@ use api_tests::{insert_user, test_app, test_env, Answer, Event, TestDb};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
+/// The sum of tests/console/axe-core/axe.min.js (axe-core 4.14.1), recorded in its README.
+const AXE_SHA256: &str = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c";
+
+#[test]
+fn the_vendored_axe_core_is_the_pinned_release() {
+    let dir = workspace_root().join("tests/console/axe-core");
+    let bytes = std::fs::read(dir.join("axe.min.js")).unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, AXE_SHA256, "axe.min.js is not the vendored release");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains(AXE_SHA256),
+        "README.md does not record the sum"
+    );
+}
+
 async fn console(event: Event) -> Response<Body> {
     console::handler(event.request()).await.unwrap()
 }
