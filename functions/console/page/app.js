@@ -24,6 +24,8 @@ function show(view, focus) {
 
 function showSignIn(message) {
   mfaToken = null;
+  // A session that ends under an open dialog leaves nothing of it behind.
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   const form = byId("sign-in-form");
   form.reset();
   clearErrors(form);
