@@ -60,13 +60,21 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 .PHONY: tools
 tools: $(VENV)/bin/cargo-lambda ## install cargo-lambda (into .venv) if it is missing
 
-# The docs page test renders /docs in headless Chromium (Debian's package, offline).
+# The docs and console page tests drive headless Chromium (Debian's packages, offline): the
+# console's through WebDriver, with Debian's chromedriver and Selenium (which then downloads
+# nothing).
 .PHONY: browser
-browser:
-	@command -v chromium >/dev/null || { echo "installing chromium (Debian package) for the /docs page test"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
-	  { echo "could not install chromium: the /docs page test will fail (apt-get install chromium as root)"; exit 1; }; }
+browser: $(VENV)/.selenium
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { echo "installing chromium and chromium-driver (Debian packages) for the page tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } || \
+	  { echo "could not install chromium and chromium-driver: the page tests will fail (apt-get install them as root)"; exit 1; }; }
+
+$(VENV)/.selenium: | $(VENV)/bin/python3
+	@echo "installing selenium (drives chromium in the console test) into $(VENV)"
+	@# 4.52 and newer want a certifi the registry may lack; 4.51 drives Debian's chromedriver.
+	$(PIP) "selenium==4.51.*"
+	@touch $@
 
 .PHONY: test-tools
 test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser

@@ -325,6 +325,7 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
         ("refresh-token", 200),
         ("list-sessions", 200),
         ("docs", 200),
+        ("console", 200),
         ("list-users", 200),
         ("list-audit", 200),
         ("get-user", 200),
