@@ -126,6 +126,7 @@ admin: ## migrate, then create or reset the admin ADMIN_CELLNUMBER with ADMIN_PA
 .PHONY: serve
 serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lambda watch, CONCURRENCY instances per function (default 4)
 	@./scripts/ensure-secret
+	@./scripts/ensure-mfa-keys
 	@$(CLI) migrate
 	@if $(WITH_ENV) bash -c '[ -n "$${ADMIN_CELLNUMBER:-}" ] && [ -n "$${ADMIN_PASSWORD:-}" ]'; then \
 	  $(CLI) bootstrap-admin || echo "no admin change (see above); serving anyway"; \
@@ -214,6 +215,7 @@ sam-build: sam-tools ## build every function for sam local (host debug builds, S
 # env.json's values, with the database and signing key of `make serve` (so tokens work in both).
 $(SAM_LOCAL_DIR)/env.json: env.json FORCE | sam-build
 	@./scripts/ensure-secret
+	@./scripts/ensure-mfa-keys
 	@$(WITH_ENV) python3 -c 'import json, os, sys; env = json.load(open("env.json")); \
 	  env["Parameters"].update({k: os.environ[k] for k in ("DATABASE_URL", "SECRET_KEY", "BCRYPT_COST") if os.environ.get(k)}); \
 	  json.dump(env, open(sys.argv[1], "w"), indent=2)' $@
