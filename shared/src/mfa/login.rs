@@ -31,10 +31,10 @@ pub struct MfaLoginRequest {
     #[schema(min_length = 1, max_length = 512)]
     pub mfa_token: String,
     /// The TOTP code of the user's app; give this or `recoveryCode`.
-    #[schema(pattern = "^[0-9]{6}$")]
+    #[schema(nullable = false, pattern = "^[0-9]{6}$")]
     pub code: Option<String>,
     /// One of the user's recovery codes (spaces and dashes ignored, case ignored).
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(nullable = false, min_length = 1, max_length = 64)]
     pub recovery_code: Option<String>,
 }
 
