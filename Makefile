@@ -36,6 +36,14 @@ $(VENV)/bin/moto_server: | $(VENV)/bin/python3
 	@echo "installing moto (a local Secrets Manager for the tests) into $(VENV)"
 	$(PIP) "moto[server]~=5.0"
 
+# pyotp computes RFC 6238 codes the way authenticator apps do, for the second factor's test over
+# HTTP (tests/tests/served_second_factor.rs); it has no command, so a stamp marks it installed.
+PYOTP := $(VENV)/.pyotp-installed
+$(PYOTP): | $(VENV)/bin/python3
+	@echo "installing pyotp (TOTP codes for the second factor's test over HTTP) into $(VENV)"
+	$(PIP) "pyotp~=2.9"
+	@touch $@
+
 $(VENV)/bin/st: | $(VENV)/bin/python3
 	@echo "installing schemathesis (the OpenAPI fuzzer of make fuzz) into $(VENV)"
 	$(PIP) "schemathesis~=4.32"
@@ -69,7 +77,7 @@ browser:
 	  { echo "could not install chromium: the /docs page test will fail (apt-get install chromium as root)"; exit 1; }; }
 
 .PHONY: test-tools
-test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(PYOTP) $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
 
 # --- AWS -----------------------------------------------------------------------------------------
 # Offline checks need a region but no credentials.
@@ -179,7 +187,7 @@ unit: ## the rules alone, with no database: unit tests of shared, the functions 
 	TEST_DATABASE_URL=mysql://root@127.0.0.1:9 $(CARGO) test --workspace --lib --bins --exclude api-tests --exclude users-bench
 
 .PHONY: test-quick
-test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server test-db ## every workspace test against MariaDB in direct mode: no fuzzing, SAM, Chromium or proxy-mode pass
+test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(PYOTP) test-db ## every workspace test against MariaDB in direct mode: no fuzzing, SAM, Chromium or proxy-mode pass
 	@run_id="$$(date +%s)_$$$$"; status=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets -- --skip chromium || status=$$?; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; exit $$status

@@ -165,10 +165,16 @@ async fn enrol_then_log_in_in_two_steps_and_a_replayed_code_is_refused() {
     drop(conn);
 
     // Nothing changed yet: login still answers a session.
-    assert_eq!(login(&app, USER_CELL, USER_PASS).await.body["tokenType"], "bearer");
+    assert_eq!(
+        login(&app, USER_CELL, USER_PASS).await.body["tokenType"],
+        "bearer"
+    );
 
     let step = now_step();
-    let wrong = format!("{:06}", (code(&secret, step).parse::<u32>().unwrap() + 1) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (code(&secret, step).parse::<u32>().unwrap() + 1) % 1_000_000
+    );
     confirm(&app, &user, &wrong).await.assert_error(400);
     confirm(&app, &user, "12345").await.assert_error(422);
     let confirmed = confirm(&app, &user, &code(&secret, step - 1)).await;
@@ -182,12 +188,19 @@ async fn enrol_then_log_in_in_two_steps_and_a_replayed_code_is_refused() {
     // The right password starts no session now.
     let sessions_before = count(&app, "SELECT COUNT(*) FROM session").await;
     let token_1 = mfa_token(&app).await;
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM session").await, sessions_before);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM session").await,
+        sessions_before
+    );
 
     // The code that confirmed is of a step already used: refused.
     let replay = json!({ "mfaToken": token_1, "code": code(&secret, step - 1) });
     second_step(&app, replay).await.assert_error(401);
-    let grant = second_step(&app, json!({ "mfaToken": token_1, "code": code(&secret, step) })).await;
+    let grant = second_step(
+        &app,
+        json!({ "mfaToken": token_1, "code": code(&secret, step) }),
+    )
+    .await;
     assert_eq!(grant.status, 200, "{}", grant.body);
     assert_eq!(grant.body["tokenType"], "bearer");
     assert_eq!(grant.body["userId"], user_id);
@@ -235,12 +248,16 @@ async fn a_recovery_code_works_once_and_only_once() {
     assert!(actions(&app)
         .await
         .iter()
-        .any(|(a, d)| a == "mfa.recovery_code.used" && d.contains("\"remaining\": 9")
-            || a == "mfa.recovery_code.used" && d.contains("\"remaining\":9")));
+        .any(
+            |(a, d)| a == "mfa.recovery_code.used" && d.contains("\"remaining\": 9")
+                || a == "mfa.recovery_code.used" && d.contains("\"remaining\":9")
+        ));
 
     // Neither or both of code and recoveryCode: 422.
     let token = mfa_token(&app).await;
-    second_step(&app, json!({ "mfaToken": token })).await.assert_error(422);
+    second_step(&app, json!({ "mfaToken": token }))
+        .await
+        .assert_error(422);
     let both = json!({ "mfaToken": token, "code": "123456", "recoveryCode": codes[0] });
     second_step(&app, both).await.assert_error(422);
 }
@@ -257,7 +274,10 @@ async fn twelve_parallel_wrong_codes_leave_the_token_dead_for_the_right_code() {
     let (secret, _) = turn_on(&app, &user).await;
     let token = mfa_token(&app).await;
     let right = code(&secret, now_step());
-    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 500_000) % 1_000_000);
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
 
     let mut tasks = Vec::new();
     for _ in 0..12 {
@@ -313,7 +333,13 @@ async fn the_token_is_bound_to_the_password_that_was_proven() {
     let (secret, _) = turn_on(&app, &user).await;
     let token = mfa_token(&app).await;
     let admin = api_tests::token(&app, ADMIN_CELL, ADMIN_PASS).await;
-    let changed = admin_patch(&app, &admin, user_id, &json!({ "password": "another-pass-1" })).await;
+    let changed = admin_patch(
+        &app,
+        &admin,
+        user_id,
+        &json!({ "password": "another-pass-1" }),
+    )
+    .await;
     assert_eq!(changed.status, 200, "{}", changed.body);
     let body = json!({ "mfaToken": token, "code": code(&secret, now_step()) });
     second_step(&app, body).await.assert_error(401);
@@ -347,9 +373,15 @@ async fn a_stolen_access_token_alone_cannot_turn_it_off_or_read_new_codes() {
                 .json_body(&json!({ "code": code(&secret, step) }))
         );
         without_password.assert_error(422);
-        prove(&app, function, &user, "wrong-password", &code(&secret, step))
-            .await
-            .assert_error(403);
+        prove(
+            &app,
+            function,
+            &user,
+            "wrong-password",
+            &code(&secret, step),
+        )
+        .await
+        .assert_error(403);
         prove(&app, function, &user, USER_PASS, "000000x")
             .await
             .assert_error(403);
@@ -366,8 +398,14 @@ async fn a_stolen_access_token_alone_cannot_turn_it_off_or_read_new_codes() {
     let off = prove(&app, "disable-totp", &user, USER_PASS, &code(&secret, step)).await;
     assert_eq!(off.status, 204, "{}", off.body);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM mfa_totp").await, 0);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM mfa_recovery_code").await, 0);
-    assert_eq!(login(&app, USER_CELL, USER_PASS).await.body["tokenType"], "bearer");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM mfa_recovery_code").await,
+        0
+    );
+    assert_eq!(
+        login(&app, USER_CELL, USER_PASS).await.body["tokenType"],
+        "bearer"
+    );
     let names: Vec<String> = actions(&app).await.into_iter().map(|(a, _)| a).collect();
     assert!(names.contains(&"mfa.recovery_codes.renewed".to_owned()));
     assert!(names.contains(&"mfa.disabled".to_owned()));
@@ -391,12 +429,19 @@ async fn an_admin_turns_a_lost_device_off_and_it_is_audited() {
             )
         }
     };
-    reset(user.clone(), user_id.to_string()).await.assert_error(403);
-    reset(admin.clone(), "999999".into()).await.assert_error(404);
+    reset(user.clone(), user_id.to_string())
+        .await
+        .assert_error(403);
+    reset(admin.clone(), "999999".into())
+        .await
+        .assert_error(404);
     reset(admin.clone(), "abc".into()).await.assert_error(422);
     let done = reset(admin.clone(), user_id.to_string()).await;
     assert_eq!(done.status, 204, "{}", done.body);
-    assert_eq!(login(&app, USER_CELL, USER_PASS).await.body["tokenType"], "bearer");
+    assert_eq!(
+        login(&app, USER_CELL, USER_PASS).await.body["tokenType"],
+        "bearer"
+    );
     let me = call!(get_me, &app, Event::v2("get-me").bearer(&user));
     assert_eq!(me.body["mfaEnabled"], false);
     let by_admin = count(

@@ -191,7 +191,10 @@ const STATUSES: [(&str, &[u16]); 21] = [
         "post /api/users/me/mfa/recovery-codes",
         &[200, 401, 403, 409, 413, 415, 422, 429, 503],
     ),
-    ("delete /api/users/{id}/mfa", &[204, 401, 403, 404, 422, 503]),
+    (
+        "delete /api/users/{id}/mfa",
+        &[204, 401, 403, 404, 422, 503],
+    ),
 ];
 
 #[test]
