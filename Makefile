@@ -193,7 +193,7 @@ test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(PYOTP) test-db ##
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; exit $$status
 
 .PHONY: client-test
-client-test: $(VENV)/bin/cargo-lambda $(VENV)/bin/openapi-python-client $(NODE_TOOLS) test-db ## generate a Python and a TypeScript client from the served OpenAPI document and run a session through them
+client-test: $(VENV)/bin/cargo-lambda $(VENV)/bin/openapi-python-client $(PYOTP) $(NODE_TOOLS) test-db ## generate a Python and a TypeScript client from the served OpenAPI document and run a session through them
 	@$(CLIENT_TEST)
 
 .PHONY: fuzz

@@ -138,6 +138,15 @@ fn amend(document: &mut Value) {
                 schema.insert("additionalProperties".into(), json!(false));
             }
         }
+        // `mfaToken` and exactly one of `code` and `recoveryCode`: no other field is allowed, so
+        // two properties in all say it.
+        if let Some(request) = schemas
+            .get_mut("MfaLoginRequest")
+            .and_then(Value::as_object_mut)
+        {
+            request.insert("minProperties".into(), json!(2));
+            request.insert("maxProperties".into(), json!(2));
+        }
         // The audit module stores and reads an event's action and detail as text and JSON; the
         // closed sets they come from are schemas of this module (`audit` knows nothing of `http`).
         if let Some(properties) = schemas
