@@ -220,12 +220,13 @@ sam-build: sam-tools ## build every function for sam local (host debug builds, S
 	$(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
 	@$(VENV)/bin/python3 scripts/sam-local-template template.yaml $(SAM_LOCAL_DIR) $(TARGET_DIR)/debug $(SAM_ARCH)
 
-# env.json's values, with the database and signing key of `make serve` (so tokens work in both).
+# env.json's values, with the database, signing key and MFA keys of `make serve` (so tokens and
+# enrolled second factors work in both).
 $(SAM_LOCAL_DIR)/env.json: env.json FORCE | sam-build
 	@./scripts/ensure-secret
 	@./scripts/ensure-mfa-keys
 	@$(WITH_ENV) python3 -c 'import json, os, sys; env = json.load(open("env.json")); \
-	  env["Parameters"].update({k: os.environ[k] for k in ("DATABASE_URL", "SECRET_KEY", "BCRYPT_COST") if os.environ.get(k)}); \
+	  env["Parameters"].update({k: os.environ[k] for k in ("DATABASE_URL", "SECRET_KEY", "BCRYPT_COST", "MFA_KEYS") if os.environ.get(k)}); \
 	  json.dump(env, open(sys.argv[1], "w"), indent=2)' $@
 
 .PHONY: FORCE
