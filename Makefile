@@ -36,6 +36,14 @@ $(VENV)/bin/moto_server: | $(VENV)/bin/python3
 	@echo "installing moto (a local Secrets Manager for the tests) into $(VENV)"
 	$(PIP) "moto[server]~=5.0"
 
+# pyotp computes RFC 6238 codes the way authenticator apps do, for the second factor's test over
+# HTTP (tests/tests/served_second_factor.rs); it has no command, so a stamp marks it installed.
+PYOTP := $(VENV)/.pyotp-installed
+$(PYOTP): | $(VENV)/bin/python3
+	@echo "installing pyotp (TOTP codes for the second factor's test over HTTP) into $(VENV)"
+	$(PIP) "pyotp~=2.9"
+	@touch $@
+
 $(VENV)/bin/st: | $(VENV)/bin/python3
 	@echo "installing schemathesis (the OpenAPI fuzzer of make fuzz) into $(VENV)"
 	$(PIP) "schemathesis~=4.32"
@@ -77,7 +85,7 @@ $(VENV)/.selenium: | $(VENV)/bin/python3
 	@touch $@
 
 .PHONY: test-tools
-test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(PYOTP) $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
 
 # --- AWS -----------------------------------------------------------------------------------------
 # Offline checks need a region but no credentials.
@@ -134,6 +142,7 @@ admin: ## migrate, then create or reset the admin ADMIN_CELLNUMBER with ADMIN_PA
 .PHONY: serve
 serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lambda watch, CONCURRENCY instances per function (default 4)
 	@./scripts/ensure-secret
+	@./scripts/ensure-mfa-keys
 	@$(CLI) migrate
 	@if $(WITH_ENV) bash -c '[ -n "$${ADMIN_CELLNUMBER:-}" ] && [ -n "$${ADMIN_PASSWORD:-}" ]'; then \
 	  $(CLI) bootstrap-admin || echo "no admin change (see above); serving anyway"; \
@@ -186,13 +195,13 @@ unit: ## the rules alone, with no database: unit tests of shared, the functions 
 	TEST_DATABASE_URL=mysql://root@127.0.0.1:9 $(CARGO) test --workspace --lib --bins --exclude api-tests
 
 .PHONY: test-quick
-test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server test-db ## every workspace test against MariaDB in direct mode: no fuzzing, SAM, Chromium or proxy-mode pass
+test-quick: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(PYOTP) test-db ## every workspace test against MariaDB in direct mode: no fuzzing, SAM, Chromium or proxy-mode pass
 	@run_id="$$(date +%s)_$$$$"; status=0; \
 	TEST_RUN_ID="$$run_id" $(CARGO) test --workspace --all-targets -- --skip chromium || status=$$?; \
 	$(CARGO) run --quiet -p users-cli -- drop-test-databases "$(TEST_DATABASE_URL)" "ut_$$run_id"; exit $$status
 
 .PHONY: client-test
-client-test: $(VENV)/bin/cargo-lambda $(VENV)/bin/openapi-python-client $(NODE_TOOLS) test-db ## generate a Python and a TypeScript client from the served OpenAPI document and run a session through them
+client-test: $(VENV)/bin/cargo-lambda $(VENV)/bin/openapi-python-client $(PYOTP) $(NODE_TOOLS) test-db ## generate a Python and a TypeScript client from the served OpenAPI document and run a session through them
 	@$(CLIENT_TEST)
 
 .PHONY: fuzz
@@ -219,11 +228,13 @@ sam-build: sam-tools ## build every function for sam local (host debug builds, S
 	$(CARGO) build --quiet $(addprefix -p ,$(FUNCTIONS))
 	@$(VENV)/bin/python3 scripts/sam-local-template template.yaml $(SAM_LOCAL_DIR) $(TARGET_DIR)/debug $(SAM_ARCH)
 
-# env.json's values, with the database and signing key of `make serve` (so tokens work in both).
+# env.json's values, with the database, signing key and MFA keys of `make serve` (so tokens and
+# enrolled second factors work in both).
 $(SAM_LOCAL_DIR)/env.json: env.json FORCE | sam-build
 	@./scripts/ensure-secret
+	@./scripts/ensure-mfa-keys
 	@$(WITH_ENV) python3 -c 'import json, os, sys; env = json.load(open("env.json")); \
-	  env["Parameters"].update({k: os.environ[k] for k in ("DATABASE_URL", "SECRET_KEY", "BCRYPT_COST") if os.environ.get(k)}); \
+	  env["Parameters"].update({k: os.environ[k] for k in ("DATABASE_URL", "SECRET_KEY", "BCRYPT_COST", "MFA_KEYS") if os.environ.get(k)}); \
 	  json.dump(env, open(sys.argv[1], "w"), indent=2)' $@
 
 .PHONY: FORCE

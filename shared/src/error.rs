@@ -52,6 +52,16 @@ pub enum ApiError {
     /// A password change whose current password does not match.
     #[error("wrong current password")]
     WrongCurrentPassword,
+    /// A second step of login with a wrong code, or a spent, expired, exhausted or unknown
+    /// `mfaToken`: one variant, so none of them can be told apart.
+    #[error("second-factor login refused")]
+    MfaLoginRefused,
+    /// A wrong first code when turning the second factor on.
+    #[error("wrong enrolment code")]
+    MfaEnrolmentCodeRefused,
+    /// A wrong code (TOTP or recovery) where a signed-in user must prove the second factor.
+    #[error("wrong second-factor code")]
+    MfaCodeRefused,
     #[error("user not found")]
     NotFound,
     /// No live session of the signed-in user has that id.
@@ -90,8 +100,12 @@ impl ApiError {
 
     pub fn status(&self) -> u16 {
         match self {
-            Self::Unauthorized | Self::InvalidCredentials => 401,
-            Self::Forbidden | Self::WrongCurrentPassword | Self::AccountDisabled => 403,
+            Self::MfaEnrolmentCodeRefused => 400,
+            Self::Unauthorized | Self::InvalidCredentials | Self::MfaLoginRefused => 401,
+            Self::Forbidden
+            | Self::WrongCurrentPassword
+            | Self::AccountDisabled
+            | Self::MfaCodeRefused => 403,
             Self::NotFound | Self::SessionNotFound | Self::RouteNotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -112,6 +126,9 @@ impl ApiError {
             Self::Forbidden => "Not enough permissions",
             Self::AccountDisabled => "Account disabled",
             Self::WrongCurrentPassword => "Current password is incorrect",
+            Self::MfaLoginRefused | Self::MfaEnrolmentCodeRefused | Self::MfaCodeRefused => {
+                "Invalid code"
+            }
             Self::NotFound => "User not found",
             Self::SessionNotFound => "Session not found",
             Self::RouteNotFound => "Not Found",
@@ -130,7 +147,7 @@ impl ApiError {
     /// Extra headers the status calls for.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
-            Self::Unauthorized | Self::InvalidCredentials => {
+            Self::Unauthorized | Self::InvalidCredentials | Self::MfaLoginRefused => {
                 vec![("www-authenticate", "Bearer".to_owned())]
             }
             Self::TooManyRequests {
@@ -180,6 +197,9 @@ mod tests {
             ApiError::Unauthorized,
             ApiError::InvalidCredentials,
             ApiError::Forbidden,
+            ApiError::MfaLoginRefused,
+            ApiError::MfaEnrolmentCodeRefused,
+            ApiError::MfaCodeRefused,
             ApiError::NotFound,
             ApiError::RouteNotFound,
             ApiError::MethodNotAllowed {

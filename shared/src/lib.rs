@@ -19,6 +19,8 @@ pub mod db;
 pub mod error;
 /// The HTTP glue, the only `lambda_http` code: request parsing, replies, the routes, OpenAPI.
 pub mod http;
+/// The second factor (TOTP): enrolment, the second step of login, recovery codes.
+pub mod mfa;
 /// Pages of a list and the query parameters every list shares.
 pub mod paging;
 /// A value that is never printed.

@@ -28,6 +28,7 @@ of hooks.py as failures), FUZZ_VERBOSE=1 (show schemathesis' own output even whe
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -95,6 +96,12 @@ WARM_UP = [
     ("DELETE", "/api/users/me/sessions/AAAAAAAAAAAAAAAAAAAAAA", 401),
     ("DELETE", "/api/users/1/sessions", 401),
     ("GET", "/api/audit", 401),
+    ("POST", "/api/users/login/mfa", 422),
+    ("POST", "/api/users/me/mfa/totp", 401),
+    ("POST", "/api/users/me/mfa/totp/confirm", 401),
+    ("POST", "/api/users/me/mfa/totp/disable", 401),
+    ("POST", "/api/users/me/mfa/recovery-codes", 401),
+    ("DELETE", "/api/users/1/mfa", 401),
 ]
 
 
@@ -303,6 +310,8 @@ def main() -> int:
         "TOKEN_TTL_SECONDS": "3600",
         "LOGIN_MAX_FAILURES": "5",
         "LOGIN_WINDOW_SECONDS": "900",
+        # The keys that seal TOTP secrets: the second factor's routes work as in a deployment.
+        "MFA_KEYS": f"fuzz:{base64.b64encode(secrets.token_bytes(32)).decode()}",
         "RUST_LOG": "warn",
         "LOG_FORMAT": "json",
     }

@@ -6,8 +6,8 @@
    `users-cli bootstrap-admin`.
 2. A Python client generated from the document the API serves (openapi-python-client), and a
    TypeScript one (@hey-api/openapi-ts) that tsc type-checks.
-3. A full session through the Python client: every operation, and the errors 401, 403, 404, 409,
-   422 and 429. Every answer must have a status its operation declares and parse into the type
+3. A full session through the Python client: every operation, and the errors 400, 401, 403, 404,
+   409, 422 and 429; the second factor's codes computed by pyotp, as an authenticator app would. Every answer must have a status its operation declares and parse into the type
    declared for it, losing no field and finding none missing (`to_dict()` gives back the JSON).
 
 Environment: TEST_DATABASE_URL, TEST_RUN_ID, CARGO, DB_PROXY (as tests/fuzz/run.py).
@@ -16,6 +16,7 @@ Exit 1 on any failure.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import enum
 import importlib
@@ -215,16 +216,58 @@ def run_session(s: Session) -> None:
     s.call("users.delete_user", 200, "Detail", token, id=throttled.id)
     s.call("users.delete_user", 404, "ErrorBody", token, id=throttled.id)
 
+    second_factor(s, token, user.id)
+
     audit = s.call("audit.list_audit", 200, "AuditPage", token, limit=100)
     actions = {event.action for event in audit.items}
     assert all(isinstance(action, enum.Enum) for action in actions)
     assert {a.value for a in actions} == {a.value for a in m.AuditAction}, sorted(a.value for a in actions)
     failed = s.call("audit.list_audit", 200, "AuditPage", token, action=m.AuditAction("login.failed"))
     reasons = {event.detail.reason.value for event in failed.items}
-    assert reasons == {"credentials", "throttled", "disabled"}, reasons
+    assert reasons == {"credentials", "throttled", "disabled", "mfa"}, reasons
     s.call("audit.list_audit", 422, "ValidationErrorBody", token, limit=101)
     s.call("auth.logout", 204, None, token, scope=m.LogoutScope("global"))
     s.call("users.get_me", 401, "ErrorBody", token)
+
+
+def second_factor(s: Session, token: str, user_id: int) -> None:
+    """The admin turns its second factor on, signs in with it (a code, then a recovery code),
+    renews its recovery codes and turns it off; then resets another user's."""
+    import pyotp
+
+    m = s.models
+    wrong = lambda code: f"{(int(code) + 500_000) % 1_000_000:06d}"  # noqa: E731
+    s.call("mfa.enrol_totp", 403, "ErrorBody", token, body=m.EnrolRequest(current_password="not-the-password"))
+    enrolment = s.call("mfa.enrol_totp", 200, "Enrolment", token, body=m.EnrolRequest(current_password=ADMIN[1]))
+    assert enrolment.otpauth_uri.startswith("otpauth://totp/"), enrolment.otpauth_uri
+    totp = pyotp.TOTP(enrolment.secret)
+    s.call("mfa.confirm_totp", 400, "ErrorBody", token, body=m.ConfirmRequest(code=wrong(totp.now())))
+    # The step before the current one, so that the current one is still unused for the login.
+    confirmed = s.call("mfa.confirm_totp", 200, "RecoveryCodes", token,
+                       body=m.ConfirmRequest(code=totp.at(time.time() - 30)))
+    codes = confirmed.recovery_codes
+    s.call("mfa.enrol_totp", 409, "ErrorBody", token, body=m.EnrolRequest(current_password=ADMIN[1]))
+    login = m.LoginRequest(cellnumber=ADMIN[0], password=ADMIN[1])
+    challenge = s.call("auth.login", 200, "MfaChallenge", body=login)
+    assert challenge.mfa_required is True
+    step = m.MfaLoginRequest(mfa_token=challenge.mfa_token, code=wrong(totp.now()))
+    s.call("auth.login_mfa", 401, "ErrorBody", body=step)
+    s.call("auth.login_mfa", 422, "ValidationErrorBody", body=m.MfaLoginRequest(mfa_token=challenge.mfa_token))
+    step = m.MfaLoginRequest(mfa_token=challenge.mfa_token, code=totp.at(time.time() + 30))
+    s.call("auth.login_mfa", 200, "SessionGrant", body=step)
+    challenge = s.call("auth.login", 200, "MfaChallenge", body=login)
+    step = m.MfaLoginRequest(mfa_token=challenge.mfa_token, recovery_code=codes[0])
+    s.call("auth.login_mfa", 200, "SessionGrant", body=step)
+    renewed = s.call("mfa.renew_recovery_codes", 200, "RecoveryCodes", token,
+                     body=m.ProofRequest(current_password=ADMIN[1], code=codes[1]))
+    # The old codes died with the renewal.
+    s.call("mfa.disable_totp", 403, "ErrorBody", token, body=m.ProofRequest(current_password=ADMIN[1], code=codes[2]))
+    s.call("mfa.disable_totp", 204, None, token,
+           body=m.ProofRequest(current_password=ADMIN[1], code=renewed.recovery_codes[0]))
+    s.call("mfa.disable_totp", 409, "ErrorBody", token,
+           body=m.ProofRequest(current_password=ADMIN[1], code=renewed.recovery_codes[1]))
+    s.call("mfa.reset_user_mfa", 204, None, token, id=user_id)
+    s.call("mfa.reset_user_mfa", 404, "ErrorBody", token, id=user_id + 1000)
 
 
 def main() -> int:
@@ -237,6 +280,7 @@ def main() -> int:
         "BCRYPT_COST": "4",
         "LOGIN_MAX_FAILURES": str(LOGIN_MAX_FAILURES),
         "LOGIN_WINDOW_SECONDS": "900",
+        "MFA_KEYS": f"client:{base64.b64encode(secrets.token_bytes(32)).decode()}",
         "RUST_LOG": "warn",
         "LOG_FORMAT": "json",
     }

@@ -8,7 +8,11 @@ import type {
   ListUsersData,
   LoginErrors,
   LogoutData,
+  LoginResponses,
+  MfaChallenge,
+  SessionGrant,
   SessionView,
+  User,
 } from "./generated/types.gen";
 
 type Query<T extends { query?: unknown }> = NonNullable<T["query"]>;
@@ -30,3 +34,10 @@ export const unknownAction: AuditEvent["action"] = "login";
 export const reason: AuditEvent["detail"]["reason"] = "disabled";
 // @ts-expect-error a key no event's detail has
 export const unknownDetail: AuditEvent["detail"] = { password: "x" };
+// Every user object says whether its second factor is on.
+export const mfaEnabledIsRequired: IsRequired<User, "mfaEnabled"> = true;
+// A login answers a session, or the token of the second step: a client must handle both.
+export const either = (answer: LoginResponses[200]): string =>
+  "mfaToken" in answer ? (answer as MfaChallenge).mfaToken : (answer as SessionGrant).token;
+// @ts-expect-error a login's answer is not always a session
+export const alwaysASession: SessionGrant = {} as LoginResponses[200];

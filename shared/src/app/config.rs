@@ -59,6 +59,9 @@ pub struct Config {
     /// `DB_IDLE_TIMEOUT_SECONDS`, direct mode: the server closes a connection idle this long
     /// (its session `wait_timeout`), so a frozen instance does not hold one for hours.
     pub db_idle_timeout: Duration,
+    /// `MFA_KEYS`: the keys that seal TOTP secrets, `id:base64,...` newest first. Without them
+    /// the second factor cannot be turned on (and a user who has it cannot finish a login).
+    pub mfa_keys: Option<Secret>,
 }
 
 /// The value of `DB_PROXY`: `on` (text statements, no session state) or `off` (the default).
@@ -171,7 +174,17 @@ impl Config {
             DEFAULT_DB_IDLE_TIMEOUT_SECONDS,
             10..=28_800,
         )?;
+        let mfa_keys = get("MFA_KEYS");
+        if let Some(keys) = &mfa_keys {
+            crate::auth::sealing::SealingKeys::parse(keys).map_err(|reason| {
+                ConfigError::Invalid {
+                    name: "MFA_KEYS",
+                    reason,
+                }
+            })?;
+        }
         Ok(Self {
+            mfa_keys: mfa_keys.map(Secret::new),
             statement_mode: parse_statement_mode(get("DB_PROXY").as_deref())?,
             db_idle_timeout: Duration::from_secs(db_idle_timeout_seconds),
             database_url,

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use crate::app::config::{load_dotenv, Config, ConfigError, DatabaseConfig};
 use crate::app::secrets::{Resolved, SecretsError};
+use crate::auth::sealing::SealingKeys;
 use crate::auth::token::TokenKeys;
 use crate::db::pool::DbPool;
 use crate::db::DbSetupError;
@@ -22,6 +23,8 @@ pub struct App {
     /// The instance's pool; in AWS it renews its credentials when the secret is rotated.
     pub pool: DbPool,
     pub tokens: TokenKeys,
+    /// The keys of `MFA_KEYS` (checked when the configuration was read).
+    pub sealing_keys: Option<SealingKeys>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +142,18 @@ impl App {
             &mut resolved,
         )?;
         let tokens = signing_keys(&config, &mut resolved);
+        let sealing_keys =
+            match &config.mfa_keys {
+                Some(keys) => Some(SealingKeys::parse(keys.expose()).map_err(|reason| {
+                    ConfigError::Invalid {
+                        name: "MFA_KEYS",
+                        reason,
+                    }
+                })?),
+                None => None,
+            };
         Ok(Self {
+            sealing_keys,
             config,
             pool,
             tokens,

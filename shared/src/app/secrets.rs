@@ -3,7 +3,8 @@
 //! `DATABASE_URL` and `SECRET_KEY` are given directly and no AWS call is made.
 //!
 //! In AWS the template sets `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_SECRET_ARN` (a secret holding
-//! `{"username", "password"}` as RDS manages it) and `JWT_SECRET_ARN` (a plain-string secret).
+//! `{"username", "password"}` as RDS manages it), `JWT_SECRET_ARN` (a plain-string secret) and
+//! `MFA_KEYS_SECRET_ARN` (a plain string: the `MFA_KEYS` that seal TOTP secrets).
 
 use std::collections::HashMap;
 
@@ -65,7 +66,12 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, Sec
     let jwt_arn = (!present(vars, "SECRET_KEY"))
         .then(|| vars.get("JWT_SECRET_ARN").cloned())
         .flatten();
-    if db_arn.is_none() && jwt_arn.is_none() {
+    // The keys that seal TOTP secrets: a plain-string secret, `id:base64,...` newest first.
+    let mfa_arn = (!present(vars, "MFA_KEYS"))
+        .then(|| vars.get("MFA_KEYS_SECRET_ARN").cloned())
+        .flatten()
+        .filter(|arn| !arn.trim().is_empty());
+    if db_arn.is_none() && jwt_arn.is_none() && mfa_arn.is_none() {
         return Ok(Resolved::default());
     }
     let client = client().await?;
@@ -81,7 +87,7 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, Sec
         client: client.clone(),
         arn,
     });
-    let (url, keys) = tokio::join!(
+    let (url, keys, mfa_keys) = tokio::join!(
         async {
             match &database {
                 Some(secret) => secret.url().await.map(Some),
@@ -93,8 +99,17 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, Sec
                 Some(secret) => secret.versions().await.map(Some),
                 None => Ok(None),
             }
+        },
+        async {
+            match &mfa_arn {
+                Some(arn) => fetch(&client, arn, None).await.map(Some),
+                None => Ok(None),
+            }
         }
     );
+    if let Some(mfa_keys) = mfa_keys? {
+        vars.insert("MFA_KEYS".into(), mfa_keys_of(&mfa_keys));
+    }
     if let Some(url) = url? {
         vars.insert("DATABASE_URL".into(), url);
     }
@@ -203,6 +218,29 @@ impl SigningKeySecret {
     }
 }
 
+/// The generated secret of the template (`{"id": "k1", "key": "<64 random characters>"}`, as
+/// `GenerateSecretString` can make it) as `MFA_KEYS`: its one key is the SHA-256 of that random
+/// text. Any other value (an operator's `id:base64,...` list, newest first) is taken as it is.
+fn mfa_keys_of(secret: &str) -> String {
+    #[derive(Deserialize)]
+    struct Generated {
+        id: String,
+        key: String,
+    }
+    match serde_json::from_str::<Generated>(secret) {
+        Ok(generated) => {
+            use base64::Engine;
+            let key = crate::auth::random::sha256(generated.key.as_bytes());
+            format!(
+                "{}:{}",
+                generated.id,
+                base64::engine::general_purpose::STANDARD.encode(key)
+            )
+        }
+        Err(_) => secret.to_owned(),
+    }
+}
+
 /// `mysql://user:password@host:port/db` from the secret and `DB_HOST`/`DB_PORT`/`DB_NAME`.
 fn database_url(
     arn: &str,
@@ -298,6 +336,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("DB_HOST"));
+    }
+
+    #[test]
+    fn a_generated_mfa_secret_becomes_one_key_and_a_list_stays_as_it_is() {
+        let keys = mfa_keys_of(
+            r#"{"id":"k1","key":"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZab"}"#,
+        );
+        assert!(keys.starts_with("k1:"), "{keys}");
+        assert!(crate::auth::sealing::SealingKeys::parse(&keys).is_ok());
+        assert_eq!(mfa_keys_of("k2:abc,k1:def"), "k2:abc,k1:def");
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@ pub enum LoginFailure {
     Throttled,
     /// The right password of a disabled account (403).
     Disabled,
+    /// A wrong second-factor code at the second step of a login (401).
+    Mfa,
 }
 
 impl LoginFailure {
@@ -20,6 +22,7 @@ impl LoginFailure {
             Self::Credentials => "credentials",
             Self::Throttled => "throttled",
             Self::Disabled => "disabled",
+            Self::Mfa => "mfa",
         }
     }
 }
@@ -61,10 +64,19 @@ pub enum Event<'a> {
     AdminBootstrapped {
         outcome: &'static str,
     },
+    /// The user turned its second factor on.
+    MfaEnabled,
+    /// The user turned it off, or an admin did (the actor tells which).
+    MfaDisabled,
+    MfaRecoveryCodesRenewed,
+    /// A login finished with a recovery code; `remaining` unused codes are left.
+    MfaRecoveryCodeUsed {
+        remaining: u64,
+    },
 }
 
 /// Every action, as `GET /api/audit?action=` names it.
-pub const ACTIONS: [&str; 11] = [
+pub const ACTIONS: [&str; 15] = [
     "login.succeeded",
     "login.failed",
     "logout",
@@ -76,6 +88,10 @@ pub const ACTIONS: [&str; 11] = [
     "user.updated",
     "user.deleted",
     "admin.bootstrapped",
+    "mfa.enabled",
+    "mfa.disabled",
+    "mfa.recovery_codes.renewed",
+    "mfa.recovery_code.used",
 ];
 
 impl Event<'_> {
@@ -92,6 +108,10 @@ impl Event<'_> {
             Self::UserUpdated { .. } => "user.updated",
             Self::UserDeleted { .. } => "user.deleted",
             Self::AdminBootstrapped { .. } => "admin.bootstrapped",
+            Self::MfaEnabled => "mfa.enabled",
+            Self::MfaDisabled => "mfa.disabled",
+            Self::MfaRecoveryCodesRenewed => "mfa.recovery_codes.renewed",
+            Self::MfaRecoveryCodeUsed { .. } => "mfa.recovery_code.used",
         }
     }
 
@@ -106,7 +126,12 @@ impl Event<'_> {
                 "reason": reason.as_str(),
             }),
             Self::Logout { scope } => json!({ "scope": scope }),
-            Self::SessionsRevoked | Self::PasswordChanged => json!({}),
+            Self::SessionsRevoked
+            | Self::PasswordChanged
+            | Self::MfaEnabled
+            | Self::MfaDisabled
+            | Self::MfaRecoveryCodesRenewed => json!({}),
+            Self::MfaRecoveryCodeUsed { remaining } => json!({ "remaining": remaining }),
             Self::UserCreated { role_id } => json!({ "roleId": role_id }),
             Self::UserUpdated { fields } => json!({ "fields": fields }),
             Self::UserDeleted { cellnumber } => json!({ "cellnumber": cellnumber }),
@@ -140,6 +165,10 @@ mod tests {
                 cellnumber: "+1555",
             },
             Event::AdminBootstrapped { outcome: "reset" },
+            Event::MfaEnabled,
+            Event::MfaDisabled,
+            Event::MfaRecoveryCodesRenewed,
+            Event::MfaRecoveryCodeUsed { remaining: 9 },
         ];
         let actions: Vec<&str> = events.iter().map(Event::action).collect();
         assert_eq!(actions, ACTIONS);
@@ -160,5 +189,7 @@ mod tests {
         assert!(unusable.detail()["cellnumber"].is_null());
         assert_eq!(keys(&events[4]), Vec::<String>::new());
         assert_eq!(keys(&events[8]), ["fields"]);
+        assert_eq!(keys(&events[14]), ["remaining"]);
+        assert_eq!(LoginFailure::Mfa.as_str(), "mfa");
     }
 }

@@ -23,6 +23,9 @@ pub struct User {
     /// False once an admin disabled the account: it cannot sign in and its tokens are refused.
     #[serde(rename = "isActive")]
     pub is_active: bool,
+    /// True while the user's second factor (TOTP) is on: login then asks for a code.
+    #[serde(rename = "mfaEnabled")]
+    pub mfa_enabled: bool,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
 }
@@ -54,6 +57,8 @@ macro_rules! user_columns {
             stringify!($table),
             ".is_active, ",
             stringify!($table),
+            ".mfa_enabled, ",
+            stringify!($table),
             ".created, ",
             stringify!($table),
             ".updated"
@@ -63,7 +68,7 @@ macro_rules! user_columns {
 pub(crate) use user_columns;
 
 /// How many columns `user_columns!` names.
-pub(crate) const USER_COLUMNS: usize = 9;
+pub(crate) const USER_COLUMNS: usize = 10;
 
 /// Column `index` of `row`; a missing column or another type is a bug of ours, not of the input.
 fn column<T: FromValue>(row: &mut Row, index: usize) -> Result<T, ApiError> {
@@ -90,8 +95,9 @@ impl User {
             profilepic: column(row, first + 4)?,
             role_id: column(row, first + 5)?,
             is_active: column(row, first + 6)?,
-            created: column::<NaiveDateTime>(row, first + 7)?.and_utc(),
-            updated: column::<NaiveDateTime>(row, first + 8)?.and_utc(),
+            mfa_enabled: column(row, first + 7)?,
+            created: column::<NaiveDateTime>(row, first + 8)?.and_utc(),
+            updated: column::<NaiveDateTime>(row, first + 9)?.and_utc(),
         }))
     }
 }

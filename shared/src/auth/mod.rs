@@ -6,6 +6,7 @@ pub mod key_rotation;
 pub mod password;
 pub mod policy;
 pub mod random;
+pub mod sealing;
 pub mod source_ip;
 pub mod throttle;
 pub mod token;

@@ -1,7 +1,7 @@
 //! Proving a password: login, and the password change that asks for the current one. Both go
 //! through the login throttle before bcrypt, so neither is an unthrottled password oracle.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Event, LoginFailure, Parties};
 use crate::auth::password;
@@ -12,6 +12,7 @@ use crate::auth::Authenticated;
 use crate::db::batch::{self, Statement};
 use crate::db::statements::{DbConn, Statements};
 use crate::error::ApiError;
+use crate::mfa::{self, MfaChallenge};
 use crate::sessions::{self, Ended, SessionGrant};
 use crate::users::validation::{self, PasswordChange};
 use crate::App;
@@ -24,13 +25,22 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// Checks the password and starts a session. An unknown cellnumber and a wrong password give the
+/// What a right password answers: a session, or, for a user with the second factor on, the
+/// token of the second step.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginOutcome {
+    Session(SessionGrant),
+    SecondFactor(MfaChallenge),
+}
+
+/// Checks the password and starts a session (or the second step of the login). An unknown cellnumber and a wrong password give the
 /// same error after the same bcrypt work, and both count against the cellnumber's throttle.
 pub async fn login(
     app: &App,
     request: LoginRequest,
     source: &SourceIp,
-) -> Result<SessionGrant, ApiError> {
+) -> Result<LoginOutcome, ApiError> {
     let config = &app.config;
     // A cellnumber no user can have (the column is ASCII, and MySQL refuses to compare it with
     // other characters) gets the answer of a wrong password after the same bcrypt work.
@@ -84,18 +94,20 @@ async fn login_on(
     conn: &mut DbConn,
     request: &LoginRequest,
     source: &SourceIp,
-) -> Result<SessionGrant, ApiError> {
+) -> Result<LoginOutcome, ApiError> {
     let config = &app.config;
     let reserved =
         throttle::reserve(conn, config.login_limits(), &request.cellnumber, source).await?;
-    let user: Option<(u64, String, u8, bool)> = conn
+    // Whether the second factor is on comes with the hash: no round trip more for anyone.
+    let user: Option<(u64, String, u8, bool, bool)> = conn
         .first(
-            "SELECT id, password_hash, role_id, is_active FROM users WHERE cellnumber = ?",
+            "SELECT id, password_hash, role_id, is_active, mfa_enabled FROM users \
+             WHERE cellnumber = ?",
             (&request.cellnumber,),
         )
         .await?;
     let matched = match &user {
-        Some((_, hash, _, _)) if request.password.len() <= password::MAX_PASSWORD_BYTES => {
+        Some((_, hash, _, _, _)) if request.password.len() <= password::MAX_PASSWORD_BYTES => {
             password::verify(&request.password, hash).await
         }
         // Same cost as a real check, so timing does not tell whether the cellnumber exists.
@@ -104,12 +116,19 @@ async fn login_on(
             false
         }
     };
-    let (Some((user_id, verified_hash, role_id, is_active)), true) = (user, matched) else {
+    let (Some((user_id, verified_hash, role_id, is_active, mfa_enabled)), true) = (user, matched)
+    else {
         return Err(ApiError::InvalidCredentials);
     };
     // Only after the password is proven, so the answer tells nothing to whoever does not know it.
     if !is_active {
         return Err(ApiError::AccountDisabled);
+    }
+    // The throttle keeps this attempt counted until the second step succeeds: knowing the
+    // password must not reset the count that bounds guessing the code.
+    if mfa_enabled {
+        let challenge = mfa::start_challenge(conn, user_id, &verified_hash).await?;
+        return Ok(LoginOutcome::SecondFactor(challenge));
     }
 
     let grant = sessions::start(app, conn, user_id, role_id, &verified_hash, source).await?;
@@ -122,7 +141,7 @@ async fn login_on(
         config.bcrypt_cost,
     )
     .await;
-    Ok(grant)
+    Ok(LoginOutcome::Session(grant))
 }
 
 /// Re-hashes a proven password whose hash has another cost than the configured one. Unknown
@@ -173,6 +192,7 @@ async fn remove_expired(conn: &mut DbConn, config: &crate::Config, event: Option
         ),
     ]);
     statements.extend(throttle::remove_stale_statements(config.login_window));
+    statements.push(mfa::remove_expired_challenges());
     if let Err(error) = batch::run_each(conn, &statements).await {
         tracing::warn!(%error, "expired row clean-up failed");
     }

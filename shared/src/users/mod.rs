@@ -101,6 +101,8 @@ pub async fn create(
         profilepic: new.profilepic,
         role_id: role.id(),
         is_active,
+        // A new user has no second factor until it turns one on.
+        mfa_enabled: false,
         created,
         updated: created,
     })

@@ -105,6 +105,7 @@ mod tests {
             profilepic: None,
             role_id: role.id(),
             is_active,
+            mfa_enabled: false,
             created: at,
             updated: at,
         }

@@ -183,6 +183,7 @@ async fn me_reads_the_signed_in_user_without_secrets() {
             "email",
             "id",
             "isActive",
+            "mfaEnabled",
             "name",
             "profilepic",
             "roleId",

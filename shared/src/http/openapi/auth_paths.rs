@@ -1,16 +1,17 @@
 //! The sign-in operations of the OpenAPI document: login, logout, the own password.
 
 use super::schemas::{ErrorBody, LogoutScope, ValidationErrorBody};
-use crate::sessions::SessionGrant;
-use crate::users::credentials::LoginRequest;
+use crate::users::credentials::{LoginOutcome, LoginRequest};
 use crate::users::validation::PasswordChange;
 
 /// Sign in
 ///
-/// A cellnumber and password start a session: an access token and a refresh token.
+/// A cellnumber and password start a session: an access token and a refresh token. For a user
+/// with the second factor on they start no session yet: the answer is an `mfaToken` for
+/// `POST /api/users/login/mfa`.
 #[utoipa::path(post, path = "/api/users/login", tag = "auth", security(), request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in: a new session", body = SessionGrant),
+        (status = 200, description = "Signed in: a new session; or, with the second factor on, `mfaRequired` and the token of the second step", body = LoginOutcome),
         (status = 401, description = "Wrong cellnumber or password", body = ErrorBody),
         (status = 403, description = "The right password of an account an admin disabled", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),

@@ -8,8 +8,12 @@ use utoipa::{Modify, OpenApi};
 
 use crate::audit::AuditEvent;
 use crate::error::{Detail, FieldError};
+use crate::mfa::{
+    ConfirmRequest, EnrolRequest, Enrolment, MfaChallenge, MfaLoginRequest, ProofRequest,
+    RecoveryCodes,
+};
 use crate::sessions::{RefreshRequest, SessionGrant, SessionList, SessionView};
-use crate::users::credentials::LoginRequest;
+use crate::users::credentials::{LoginOutcome, LoginRequest};
 use crate::users::validation::{NewUser, PasswordChange, ProfilePatch, UserPatch};
 use crate::users::User;
 use schemas::{
@@ -18,6 +22,7 @@ use schemas::{
 };
 
 mod auth_paths;
+mod mfa_paths;
 mod schemas;
 mod session_paths;
 #[cfg(test)]
@@ -57,19 +62,23 @@ impl Modify for BearerAuth {
         session_paths::refresh_token, session_paths::list_sessions, session_paths::delete_session,
         session_paths::revoke_user_sessions, user_paths::get_me, user_paths::update_me,
         user_paths::create_user, user_paths::list_users, user_paths::get_user,
-        user_paths::update_user, user_paths::delete_user, user_paths::list_audit
+        user_paths::update_user, user_paths::delete_user, user_paths::list_audit,
+        mfa_paths::login_mfa, mfa_paths::enrol_totp, mfa_paths::confirm_totp,
+        mfa_paths::disable_totp, mfa_paths::renew_recovery_codes, mfa_paths::reset_user_mfa
     ),
     components(schemas(
         LoginRequest, SessionGrant, RefreshRequest, SessionList, SessionView, User, UserPage,
         NewUser, UserPatch, PasswordChange, Detail, ErrorBody, ValidationErrorBody, FieldError,
         ProfilePatch, AuditEvent, AuditPage, AuditAction, AuditDetail, LoginFailureReason,
-        LogoutScope, UserField, UserSort
+        LogoutScope, UserField, UserSort, LoginOutcome, MfaChallenge, MfaLoginRequest,
+        EnrolRequest, Enrolment, ConfirmRequest, ProofRequest, RecoveryCodes
     )),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign-in, refresh, sign-out, own password"),
          (name = "sessions", description = "Sessions: list and end them"),
          (name = "users", description = "User records"),
-         (name = "audit", description = "Who did what, when and from where"))
+         (name = "audit", description = "Who did what, when and from where"),
+         (name = "mfa", description = "The second factor (TOTP): turn it on and off, recovery codes"))
 )]
 pub struct ApiDoc;
 
@@ -104,6 +113,9 @@ fn amend(document: &mut Value) {
         "FieldError",
         "AuditEvent",
         "AuditPage",
+        "MfaChallenge",
+        "Enrolment",
+        "RecoveryCodes",
     ];
     if let Some(schemas) = document
         .pointer_mut("/components/schemas")
@@ -125,6 +137,15 @@ fn amend(document: &mut Value) {
             if exact.contains(&name.as_str()) || name == "AuditDetail" {
                 schema.insert("additionalProperties".into(), json!(false));
             }
+        }
+        // `mfaToken` and exactly one of `code` and `recoveryCode`: no other field is allowed, so
+        // two properties in all say it.
+        if let Some(request) = schemas
+            .get_mut("MfaLoginRequest")
+            .and_then(Value::as_object_mut)
+        {
+            request.insert("minProperties".into(), json!(2));
+            request.insert("maxProperties".into(), json!(2));
         }
         // The audit module stores and reads an event's action and detail as text and JSON; the
         // closed sets they come from are schemas of this module (`audit` knows nothing of `http`).

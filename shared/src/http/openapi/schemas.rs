@@ -79,9 +79,18 @@ pub(super) enum AuditAction {
     UserDeleted,
     #[schema(rename = "admin.bootstrapped")]
     AdminBootstrapped,
+    #[schema(rename = "mfa.enabled")]
+    MfaEnabled,
+    #[schema(rename = "mfa.disabled")]
+    MfaDisabled,
+    #[schema(rename = "mfa.recovery_codes.renewed")]
+    MfaRecoveryCodesRenewed,
+    #[schema(rename = "mfa.recovery_code.used")]
+    MfaRecoveryCodeUsed,
 }
 
-/// Why a login was refused: `credentials` (401), `throttled` (429), `disabled` (403).
+/// Why a login was refused: `credentials` (401), `throttled` (429), `disabled` (403), `mfa` (a
+/// wrong second-factor code, 401).
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
 #[allow(dead_code)]
@@ -89,6 +98,7 @@ pub(super) enum LoginFailureReason {
     Credentials,
     Throttled,
     Disabled,
+    Mfa,
 }
 
 /// A field of a user, as `user.updated` names the changed ones.
@@ -115,8 +125,9 @@ pub(super) enum UserField {
 /// `login.succeeded`, `session.revoked`, `refresh.reused`: `sessionId`;
 /// `login.failed`: `cellnumber` (null when what was typed is not a valid cellnumber) and
 /// `reason`; `logout`: `scope`; `user.created`: `roleId`; `user.updated`: `fields`;
-/// `user.deleted`: `cellnumber`; `admin.bootstrapped`: `outcome`; `sessions.revoked`,
-/// `password.changed`: none.
+/// `user.deleted`: `cellnumber`; `admin.bootstrapped`: `outcome`; `mfa.recovery_code.used`:
+/// `remaining`; `sessions.revoked`, `password.changed`, `mfa.enabled`, `mfa.disabled`,
+/// `mfa.recovery_codes.renewed`: none.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
@@ -138,6 +149,9 @@ pub(super) struct AuditDetail {
     /// `created` (the first admin) or `reset` (an admin's password, with `force`).
     #[schema(nullable = false, pattern = "^(created|reset)$")]
     outcome: Option<String>,
+    /// `mfa.recovery_code.used`: the unused recovery codes left.
+    #[schema(nullable = false, minimum = 0, maximum = 10)]
+    remaining: Option<u64>,
 }
 
 /// `GET /api/users`' answer as the document names it (the code's is `Page<User>`).

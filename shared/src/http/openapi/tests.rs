@@ -115,6 +115,7 @@ fn response_bodies_have_every_field_and_no_other() {
             "email",
             "id",
             "isActive",
+            "mfaEnabled",
             "name",
             "profilepic",
             "roleId",
@@ -130,7 +131,7 @@ fn response_bodies_have_every_field_and_no_other() {
 
 /// The statuses each operation answers, read off its handler and the shared code it calls
 /// (`ApiError::status` of every error on its path): the document must declare exactly these.
-const STATUSES: [(&str, &[u16]); 15] = [
+const STATUSES: [(&str, &[u16]); 21] = [
     (
         "post /api/users/login",
         &[200, 401, 403, 413, 415, 422, 429, 503],
@@ -170,6 +171,30 @@ const STATUSES: [(&str, &[u16]); 15] = [
         &[200, 401, 403, 404, 409, 422, 503],
     ),
     ("get /api/audit", &[200, 401, 403, 422, 503]),
+    (
+        "post /api/users/login/mfa",
+        &[200, 401, 413, 415, 422, 429, 503],
+    ),
+    (
+        "post /api/users/me/mfa/totp",
+        &[200, 401, 403, 409, 413, 415, 422, 429, 503],
+    ),
+    (
+        "post /api/users/me/mfa/totp/confirm",
+        &[200, 400, 401, 409, 413, 415, 422, 503],
+    ),
+    (
+        "post /api/users/me/mfa/totp/disable",
+        &[204, 401, 403, 409, 413, 415, 422, 429, 503],
+    ),
+    (
+        "post /api/users/me/mfa/recovery-codes",
+        &[200, 401, 403, 409, 413, 415, 422, 429, 503],
+    ),
+    (
+        "delete /api/users/{id}/mfa",
+        &[204, 401, 403, 404, 422, 503],
+    ),
 ];
 
 #[test]
@@ -205,7 +230,12 @@ fn every_operation_has_a_summary_and_says_how_it_authenticates() {
                 !summary.is_empty() && summary.len() <= 40,
                 "{name}: {summary:?}"
             );
-            let public = ["/api/users/login", "/api/users/token/refresh"].contains(&path.as_str());
+            let public = [
+                "/api/users/login",
+                "/api/users/login/mfa",
+                "/api/users/token/refresh",
+            ]
+            .contains(&path.as_str());
             let expected = if public {
                 json!([])
             } else {
@@ -254,6 +284,7 @@ fn closed_sets_are_enums_of_exactly_what_the_server_accepts_and_writes() {
         LoginFailure::Credentials,
         LoginFailure::Throttled,
         LoginFailure::Disabled,
+        LoginFailure::Mfa,
     ];
     assert_eq!(
         enum_values(&document, "LoginFailureReason"),
