@@ -58,6 +58,33 @@ pub fn source_ip(event: &Request) -> SourceIp {
     )
 }
 
+/// The API's base URL as API Gateway names it: `https://<domain>`, with `/<stage>` unless the
+/// stage is `$default` (whose URL has none). `None` outside API Gateway.
+pub fn base_url(event: &Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    let (domain, stage) = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            (context.domain_name.as_deref(), context.stage.as_deref())
+        }
+        Some(RequestContext::ApiGatewayV1(context)) => {
+            (context.domain_name.as_deref(), context.stage.as_deref())
+        }
+        _ => (None, None),
+    };
+    let domain = domain.filter(|domain| {
+        !domain.is_empty()
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+    })?;
+    Some(
+        match stage.filter(|stage| !stage.is_empty() && *stage != "$default") {
+            Some(stage) => format!("https://{domain}/{stage}"),
+            None => format!("https://{domain}"),
+        },
+    )
+}
+
 /// The JSON body, checked for size and content type, decoded into `T` with unknown fields and
 /// wrong types refused as 422.
 pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {
