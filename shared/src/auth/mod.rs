@@ -1,6 +1,7 @@
 //! Authentication: who a request's bearer token belongs to, checked against the database.
 
 pub mod account;
+pub mod discovery;
 pub mod key_ring;
 pub mod key_rotation;
 pub mod password;

@@ -35,14 +35,20 @@ pub struct RsaKey {
 }
 
 /// A public key as the JWKS lists it (RFC 7517, 7518 §6.3.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Jwk {
+    #[schema(value_type = String, pattern = "^RSA$")]
     pub kty: &'static str,
     #[serde(rename = "use")]
+    #[schema(value_type = String, pattern = "^sig$")]
     pub use_: &'static str,
+    #[schema(value_type = String, pattern = "^RS256$")]
     pub alg: &'static str,
+    /// The key's id, as in the `kid` header of the tokens it signs.
     pub kid: String,
+    /// The modulus, base64url.
     pub n: String,
+    /// The public exponent, base64url.
     pub e: String,
 }
 

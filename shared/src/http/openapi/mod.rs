@@ -7,6 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::audit::AuditEvent;
+use crate::auth::discovery::{Discovery, Jwks};
+use crate::auth::signing_key::Jwk;
 use crate::error::{Detail, FieldError};
 use crate::sessions::{RefreshRequest, SessionGrant, SessionList, SessionView};
 use crate::users::credentials::LoginRequest;
@@ -18,6 +20,7 @@ use schemas::{
 };
 
 mod auth_paths;
+mod key_paths;
 mod schemas;
 mod session_paths;
 #[cfg(test)]
@@ -57,19 +60,21 @@ impl Modify for BearerAuth {
         session_paths::refresh_token, session_paths::list_sessions, session_paths::delete_session,
         session_paths::revoke_user_sessions, user_paths::get_me, user_paths::update_me,
         user_paths::create_user, user_paths::list_users, user_paths::get_user,
-        user_paths::update_user, user_paths::delete_user, user_paths::list_audit
+        user_paths::update_user, user_paths::delete_user, user_paths::list_audit,
+        key_paths::openid_configuration, key_paths::jwks
     ),
     components(schemas(
         LoginRequest, SessionGrant, RefreshRequest, SessionList, SessionView, User, UserPage,
         NewUser, UserPatch, PasswordChange, Detail, ErrorBody, ValidationErrorBody, FieldError,
         ProfilePatch, AuditEvent, AuditPage, AuditAction, AuditDetail, LoginFailureReason,
-        LogoutScope, UserField, UserSort
+        LogoutScope, UserField, UserSort, Discovery, Jwks, Jwk
     )),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign-in, refresh, sign-out, own password"),
          (name = "sessions", description = "Sessions: list and end them"),
          (name = "users", description = "User records"),
-         (name = "audit", description = "Who did what, when and from where"))
+         (name = "audit", description = "Who did what, when and from where"),
+         (name = "keys", description = "What verifies access tokens with the public keys alone"))
 )]
 pub struct ApiDoc;
 
@@ -104,6 +109,9 @@ fn amend(document: &mut Value) {
         "FieldError",
         "AuditEvent",
         "AuditPage",
+        "Discovery",
+        "Jwks",
+        "Jwk",
     ];
     if let Some(schemas) = document
         .pointer_mut("/components/schemas")
