@@ -36,6 +36,12 @@ $(VENV)/bin/moto_server: | $(VENV)/bin/python3
 	@echo "installing moto (a local Secrets Manager for the tests) into $(VENV)"
 	$(PIP) "moto[server]~=5.0"
 
+# PyJWT, the third-party verifier of the access tokens in the tests (tests/jwks/verify.py).
+$(VENV)/.pyjwt: | $(VENV)/bin/python3
+	@echo "installing PyJWT (a third-party verifier of the access tokens) into $(VENV)"
+	$(PIP) "pyjwt[crypto]~=2.10"
+	@touch $@
+
 $(VENV)/bin/st: | $(VENV)/bin/python3
 	@echo "installing schemathesis (the OpenAPI fuzzer of make fuzz) into $(VENV)"
 	$(PIP) "schemathesis~=4.32"
@@ -69,7 +75,7 @@ browser:
 	  { echo "could not install chromium: the /docs page test will fail (apt-get install chromium as root)"; exit 1; }; }
 
 .PHONY: test-tools
-test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(VENV)/.pyjwt $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
 
 # --- AWS -----------------------------------------------------------------------------------------
 # Offline checks need a region but no credentials.
@@ -133,6 +139,7 @@ serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lamb
 	  echo "ADMIN_CELLNUMBER/ADMIN_PASSWORD not set: no admin bootstrapped (see README)"; \
 	fi
 	@$(WITH_ENV) bash -c 'echo "serving on http://127.0.0.1:$$PORT, $$CONCURRENCY instances per function (Ctrl-C stops)"; \
+	  export TOKEN_ISSUER="$${TOKEN_ISSUER:-http://127.0.0.1:$$PORT}"; \
 	  LOG_FORMAT="$${LOG_FORMAT:-text}" exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT" --concurrency "$$CONCURRENCY"'
 
 # --- checks ------------------------------------------------------------------------------------
