@@ -10,6 +10,7 @@ mod burst;
 mod runtime_api;
 mod search;
 mod tls;
+mod tokens;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -581,6 +582,13 @@ fn binaries() -> PathBuf {
 async fn main() {
     if burst_only() {
         println!("{}", burst::burst_section(&binaries()).await);
+        return;
+    }
+    if std::env::args().any(|a| a == "--tokens") {
+        println!(
+            "{}",
+            tokens::tokens_section(if quick() { 50 } else { 2000 }).await
+        );
         return;
     }
     if tls_only() {
