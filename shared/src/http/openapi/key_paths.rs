@@ -1,6 +1,5 @@
 //! The documents that let other services verify access tokens with the public keys alone.
 
-use super::schemas::ErrorBody;
 use crate::auth::discovery::{Discovery, Jwks};
 
 /// OpenID discovery document
@@ -10,7 +9,6 @@ use crate::auth::discovery::{Discovery, Jwks};
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "keys", security(),
     responses(
         (status = 200, description = "The discovery document", body = Discovery),
-        (status = 500, description = "The issuer is not known yet", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 pub(super) fn openid_configuration() {}

@@ -130,7 +130,7 @@ fn response_bodies_have_every_field_and_no_other() {
 
 /// The statuses each operation answers, read off its handler and the shared code it calls
 /// (`ApiError::status` of every error on its path): the document must declare exactly these.
-const STATUSES: [(&str, &[u16]); 15] = [
+const STATUSES: [(&str, &[u16]); 17] = [
     (
         "post /api/users/login",
         &[200, 401, 403, 413, 415, 422, 429, 503],
@@ -170,6 +170,8 @@ const STATUSES: [(&str, &[u16]); 15] = [
         &[200, 401, 403, 404, 409, 422, 503],
     ),
     ("get /api/audit", &[200, 401, 403, 422, 503]),
+    ("get /.well-known/openid-configuration", &[200]),
+    ("get /.well-known/jwks.json", &[200]),
 ];
 
 #[test]
@@ -205,7 +207,13 @@ fn every_operation_has_a_summary_and_says_how_it_authenticates() {
                 !summary.is_empty() && summary.len() <= 40,
                 "{name}: {summary:?}"
             );
-            let public = ["/api/users/login", "/api/users/token/refresh"].contains(&path.as_str());
+            let public = [
+                "/api/users/login",
+                "/api/users/token/refresh",
+                "/.well-known/openid-configuration",
+                "/.well-known/jwks.json",
+            ]
+            .contains(&path.as_str());
             let expected = if public {
                 json!([])
             } else {
