@@ -42,6 +42,11 @@ PYOTP := $(VENV)/.pyotp-installed
 $(PYOTP): | $(VENV)/bin/python3
 	@echo "installing pyotp (TOTP codes for the second factor's test over HTTP) into $(VENV)"
 	$(PIP) "pyotp~=2.9"
+
+# PyJWT, the third-party verifier of the access tokens in the tests (tests/jwks/verify.py).
+$(VENV)/.pyjwt: | $(VENV)/bin/python3
+	@echo "installing PyJWT (a third-party verifier of the access tokens) into $(VENV)"
+	$(PIP) "pyjwt[crypto]~=2.10"
 	@touch $@
 
 $(VENV)/bin/st: | $(VENV)/bin/python3
@@ -85,7 +90,7 @@ $(VENV)/.selenium: | $(VENV)/bin/python3
 	@touch $@
 
 .PHONY: test-tools
-test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(PYOTP) $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
+test-tools: $(VENV)/bin/cargo-lambda $(VENV)/bin/moto_server $(PYOTP) $(VENV)/.pyjwt $(VENV)/bin/st $(VENV)/bin/openapi-python-client $(NODE_TOOLS) browser
 
 # --- AWS -----------------------------------------------------------------------------------------
 # Offline checks need a region but no credentials.
@@ -150,6 +155,7 @@ serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lamb
 	  echo "ADMIN_CELLNUMBER/ADMIN_PASSWORD not set: no admin bootstrapped (see README)"; \
 	fi
 	@$(WITH_ENV) bash -c 'echo "serving on http://127.0.0.1:$$PORT, $$CONCURRENCY instances per function (Ctrl-C stops)"; \
+	  export TOKEN_ISSUER="$${TOKEN_ISSUER:-http://127.0.0.1:$$PORT}"; \
 	  LOG_FORMAT="$${LOG_FORMAT:-text}" exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT" --concurrency "$$CONCURRENCY"'
 
 # --- checks ------------------------------------------------------------------------------------

@@ -23,12 +23,13 @@ mod runtime_api;
 mod search;
 mod stats;
 mod tls;
+mod tokens;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 const USAGE: &str = "\
-usage: users-bench [--quick] [--search | --burst | --tls]
+usage: users-bench [--quick] [--search | --burst | --tls | --tokens]
 
 Without a flag: every section, written to bench/results.md (make bench).
   --quick   a few iterations of each measurement, two functions' cold starts and no HTTP
@@ -37,6 +38,7 @@ Without a flag: every section, written to bench/results.md (make bench).
             binaries needed); written to bench/results-search.md
   --burst   only the burst of instances (release binaries of get-me and create-user)
   --tls     only the cold starts with TLS to the database (release binary of get-me)
+  --tokens  only RS256 beside HS256: signing, verifying, /me, refresh and login in process
   --help    this text
 
 BENCH_PROFILE=debug starts the debug binaries instead of the release ones.";
@@ -48,6 +50,7 @@ enum Part {
     Search,
     Burst,
     Tls,
+    Tokens,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -72,10 +75,11 @@ fn parse_flags(flags: impl IntoIterator<Item = String>) -> Result<Option<Options
             "--search" => Part::Search,
             "--burst" => Part::Burst,
             "--tls" => Part::Tls,
+            "--tokens" => Part::Tokens,
             other => return Err(format!("unknown flag {other}")),
         };
         if options.part != Part::Everything {
-            return Err("one of --search, --burst and --tls at a time".to_owned());
+            return Err("one of --search, --burst, --tls and --tokens at a time".to_owned());
         }
         options.part = part;
     }
@@ -134,6 +138,10 @@ async fn main() {
             report::tls(&mut out, &tls::measure(&binaries()).await);
             (out, None)
         }
+        Part::Tokens => (
+            tokens::tokens_section(if options.quick { 50 } else { 2000 }).await,
+            None,
+        ),
     };
     println!("{report}");
     // A quick run checks the harness: its figures would only overwrite real ones.
@@ -156,6 +164,7 @@ async fn everything() -> String {
     let starts = cold_start::measure(&f, &functions, &binaries).await;
     report::cold_starts(&mut out, &starts);
     report::tls(&mut out, &tls::measure(&binaries).await);
+    out.push_str(&tokens::tokens_section(if quick() { 50 } else { 2000 }).await);
     out.push_str(&burst::burst_section(&binaries).await);
     if !quick() {
         report::http_load(&mut out, &http_load::measure(&f).await);

@@ -48,7 +48,7 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
         // SAFETY: this binary has one test, and nothing else reads the environment meanwhile.
         unsafe { std::env::set_var(name, value) };
     }
-    for name in ["DATABASE_URL", "SECRET_KEY"] {
+    for name in ["DATABASE_URL", "SECRET_KEY", "SIGNING_KEY"] {
         // SAFETY: as above.
         unsafe { std::env::remove_var(name) };
     }
@@ -61,10 +61,24 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
         .send()
         .await
         .unwrap();
+    let signing_key = String::from_utf8(
+        std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
+            .output()
+            .expect("openssl runs")
+            .stdout,
+    )
+    .unwrap();
     let jwt_secret = client
         .create_secret()
         .name("users-api/jwt")
-        .secret_string("jwt-signing-key-from-secrets-manager-0123456789abcdef")
+        .secret_string(&signing_key)
         .send()
         .await
         .unwrap();
@@ -79,11 +93,14 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
         .await
         .expect("the app loads from Secrets Manager");
     assert!(app.config.database_url.expose().contains(&user));
-    assert_eq!(
-        app.config.secret_key.expose(),
-        "jwt-signing-key-from-secrets-manager-0123456789abcdef"
+    // Compared, never printed: it is a private key.
+    assert!(
+        app.config.signing_key.as_ref().map(|key| key.expose()) == Some(signing_key.trim()),
+        "SIGNING_KEY is the secret's PEM"
     );
+    assert!(app.config.secret_key.is_none());
     let session = api_tests::token(&app, "+15550000001", "admin-password-1").await;
+    assert_eq!(app.tokens.jwks().len(), 1, "the secret's key is published");
     let me = api_tests::call!(
         get_me,
         &app,

@@ -37,8 +37,17 @@ pub struct Config {
     /// `mysql://user:password@host:port/database`; it may hold a password, hence `Secret`.
     pub database_url: Secret,
     pub database_tls: DatabaseTls,
-    /// The HS256 signing key of every token.
-    pub secret_key: Secret,
+    /// `SIGNING_KEY`: the RSA private key (PKCS#8 PEM) that signs access tokens (RS256).
+    pub signing_key: Option<Secret>,
+    /// `SECRET_KEY`: the HS256 key of a deployment from before RS256. With `SIGNING_KEY` it only
+    /// verifies the tokens it signed before the switch, until they expire; alone, it still signs.
+    pub secret_key: Option<Secret>,
+    /// `TOKEN_ISSUER`: `iss`; unset, the API's base URL as requests show it.
+    pub token_issuer: Option<String>,
+    /// `TOKEN_AUDIENCE`: `aud`.
+    pub token_audience: String,
+    /// `SIGNING_KEY_PUBLISH_SECONDS`: how long a rotated key is in the JWKS before it signs.
+    pub key_publish_delay: Duration,
     pub token_ttl: Duration,
     /// How long a session lasts from its login, however often it is refreshed.
     pub session_ttl: Duration,
@@ -96,13 +105,43 @@ impl Config {
             database_tls,
             bcrypt_cost,
         } = DatabaseConfig::from_lookup(&lookup)?;
-        let secret_key = get("SECRET_KEY").ok_or(ConfigError::Missing("SECRET_KEY"))?;
-        if secret_key.len() < MIN_SECRET_KEY_BYTES {
+        let signing_key = get("SIGNING_KEY");
+        if let Some(pem) = &signing_key {
+            crate::auth::signing_key::RsaKey::from_pem(pem).map_err(|error| {
+                ConfigError::Invalid {
+                    name: "SIGNING_KEY",
+                    reason: error.to_string(),
+                }
+            })?;
+        }
+        let secret_key = get("SECRET_KEY");
+        if secret_key
+            .as_ref()
+            .is_some_and(|key| key.len() < MIN_SECRET_KEY_BYTES)
+        {
             return Err(ConfigError::Invalid {
                 name: "SECRET_KEY",
                 reason: format!("must be at least {MIN_SECRET_KEY_BYTES} bytes long"),
             });
         }
+        if signing_key.is_none() && secret_key.is_none() {
+            return Err(ConfigError::Missing("SIGNING_KEY"));
+        }
+        let token_issuer = get("TOKEN_ISSUER");
+        if let Some(issuer) = &token_issuer {
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "TOKEN_ISSUER",
+                    reason: "must be an http(s) URL".into(),
+                });
+            }
+        }
+        let key_publish_seconds = parse_number(
+            "SIGNING_KEY_PUBLISH_SECONDS",
+            get("SIGNING_KEY_PUBLISH_SECONDS"),
+            crate::auth::token::DEFAULT_PUBLISH_DELAY.as_secs(),
+            0..=7 * 24 * 3600,
+        )?;
         let session_ttl_seconds = parse_number(
             "SESSION_TTL_SECONDS",
             get("SESSION_TTL_SECONDS"),
@@ -189,7 +228,12 @@ impl Config {
             db_idle_timeout: Duration::from_secs(db_idle_timeout_seconds),
             database_url,
             database_tls,
-            secret_key: Secret::new(secret_key),
+            signing_key: signing_key.map(Secret::new),
+            secret_key: secret_key.map(Secret::new),
+            token_issuer,
+            token_audience: get("TOKEN_AUDIENCE")
+                .unwrap_or_else(|| crate::auth::token::DEFAULT_AUDIENCE.to_owned()),
+            key_publish_delay: Duration::from_secs(key_publish_seconds),
             token_ttl: Duration::from_secs(token_ttl_seconds),
             session_ttl: Duration::from_secs(session_ttl_seconds),
             bcrypt_cost,

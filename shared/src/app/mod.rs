@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use crate::app::config::{load_dotenv, Config, ConfigError, DatabaseConfig};
 use crate::app::secrets::{Resolved, SecretsError};
+use crate::auth::key_ring::{KeyRing, KeyVersion};
 use crate::auth::sealing::SealingKeys;
 use crate::auth::token::TokenKeys;
 use crate::db::pool::DbPool;
@@ -46,18 +47,32 @@ async fn resolved_environment() -> Result<(HashMap<String, String>, Resolved), S
     Ok((vars, resolved))
 }
 
-/// The token keys: the configured key, and in AWS its previous version too, read again from the
-/// secret when it is rotated.
-fn signing_keys(config: &Config, resolved: &mut Resolved) -> TokenKeys {
-    let current = config.secret_key.expose().as_bytes();
-    let previous = resolved.previous_signing_key.take();
-    let mut versions = vec![current];
-    versions.extend(previous.as_ref().map(|key| key.expose().as_bytes()));
-    let keys = TokenKeys::with_versions(&versions, config.token_ttl);
-    match resolved.signing_key.take() {
+/// The token keys: in AWS the versions of the secret (read again when it is rotated); locally
+/// `SIGNING_KEY`, with `SECRET_KEY` as the HS256 key of before the switch.
+fn signing_keys(config: &Config, resolved: &mut Resolved) -> Result<TokenKeys, ConfigError> {
+    let versions = match std::mem::take(&mut resolved.signing_key_versions) {
+        versions if !versions.is_empty() => versions,
+        _ => [&config.signing_key, &config.secret_key]
+            .into_iter()
+            .flatten()
+            .map(|key| KeyVersion::given(key.expose()))
+            .collect(),
+    };
+    let ring = KeyRing::new(&versions, config.key_publish_delay).map_err(|reason| {
+        ConfigError::Invalid {
+            name: "SIGNING_KEY",
+            reason,
+        }
+    })?;
+    let mut keys =
+        TokenKeys::with_ring(ring, config.token_ttl).with_audience(&config.token_audience);
+    if let Some(issuer) = &config.token_issuer {
+        keys = keys.with_issuer(issuer);
+    }
+    Ok(match resolved.signing_key.take() {
         Some(secret) => keys.with_source(secret.into_source()),
         None => keys,
-    }
+    })
 }
 
 /// The pool of `url`, renewing its credentials from the secret they came from, if any.
@@ -141,7 +156,7 @@ impl App {
             ),
             &mut resolved,
         )?;
-        let tokens = signing_keys(&config, &mut resolved);
+        let tokens = signing_keys(&config, &mut resolved)?;
         let sealing_keys =
             match &config.mfa_keys {
                 Some(keys) => Some(SealingKeys::parse(keys.expose()).map_err(|reason| {

@@ -1,9 +1,10 @@
 //! Secrets in AWS: read from Secrets Manager at cold start, never from environment variables, and
 //! again when they are rotated (see `shared::pool` and `shared::token`). Locally (and in tests)
-//! `DATABASE_URL` and `SECRET_KEY` are given directly and no AWS call is made.
+//! `DATABASE_URL` and `SIGNING_KEY` are given directly and no AWS call is made.
 //!
 //! In AWS the template sets `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_SECRET_ARN` (a secret holding
-//! `{"username", "password"}` as RDS manages it), `JWT_SECRET_ARN` (a plain-string secret) and
+//! `{"username", "password"}` as RDS manages it), `JWT_SECRET_ARN` (a plain-string secret: the
+//! signing key's PKCS#8 PEM, or the HS256 key of a deployment from before RS256) and
 //! `MFA_KEYS_SECRET_ARN` (a plain string: the `MFA_KEYS` that seal TOTP secrets).
 
 use std::collections::HashMap;
@@ -12,8 +13,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use crate::app::config::{ConfigError, Secret};
+use crate::auth::key_ring::KeyVersion;
+use crate::auth::signing_key::is_pem;
 pub use crate::aws::secrets_manager::client;
-use crate::aws::secrets_manager::{fetch, SecretsManagerError};
+use crate::aws::secrets_manager::{fetch, fetch_version, SecretsManagerError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -49,13 +52,15 @@ const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
 pub struct Resolved {
     pub database: Option<DatabaseSecret>,
     pub signing_key: Option<SigningKeySecret>,
-    /// The signing key's previous version (`AWSPREVIOUS`), when it has one: tokens signed with it
-    /// before a rotation stay valid until they expire.
-    pub previous_signing_key: Option<Secret>,
+    /// The signing key's versions, newest first: `AWSCURRENT`, and `AWSPREVIOUS` when it has
+    /// one (tokens signed with it before a rotation stay valid until they expire).
+    pub signing_key_versions: Vec<KeyVersion>,
 }
 
-/// Fills `DATABASE_URL` and `SECRET_KEY` into `vars` from Secrets Manager when they are absent
-/// and the ARNs to read them from are present. Both secrets are read concurrently.
+/// Fills `DATABASE_URL` and the signing key into `vars` from Secrets Manager when they are
+/// absent and the ARNs to read them from are present. Both secrets are read concurrently. The
+/// signing key's current version goes to `SIGNING_KEY` when it is a PEM (RSA), to `SECRET_KEY`
+/// when it is still the HS256 secret of before the switch (until the first rotation).
 pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, SecretsError> {
     let present = |vars: &HashMap<String, String>, name: &str| {
         vars.get(name).is_some_and(|v| !v.trim().is_empty())
@@ -63,7 +68,7 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, Sec
     let db_arn = (!present(vars, "DATABASE_URL"))
         .then(|| vars.get("DB_SECRET_ARN").cloned())
         .flatten();
-    let jwt_arn = (!present(vars, "SECRET_KEY"))
+    let jwt_arn = (!present(vars, "SECRET_KEY") && !present(vars, "SIGNING_KEY"))
         .then(|| vars.get("JWT_SECRET_ARN").cloned())
         .flatten();
     // The keys that seal TOTP secrets: a plain-string secret, `id:base64,...` newest first.
@@ -113,15 +118,21 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<Resolved, Sec
     if let Some(url) = url? {
         vars.insert("DATABASE_URL".into(), url);
     }
-    let mut previous_signing_key = None;
-    if let Some(keys) = keys? {
-        vars.insert("SECRET_KEY".into(), keys.current.expose().to_owned());
-        previous_signing_key = keys.previous;
+    let mut signing_key_versions = Vec::new();
+    if let Some(versions) = keys? {
+        let current = versions[0].text.expose();
+        let name = if is_pem(current) {
+            "SIGNING_KEY"
+        } else {
+            "SECRET_KEY"
+        };
+        vars.insert(name.into(), current.to_owned());
+        signing_key_versions = versions;
     }
     Ok(Resolved {
         database,
         signing_key,
-        previous_signing_key,
+        signing_key_versions,
     })
 }
 
@@ -180,41 +191,33 @@ pub struct SigningKeySecret {
     arn: String,
 }
 
-/// The versions of the signing key an instance verifies with, newest first.
-pub struct KeyVersions {
-    pub current: Secret,
-    pub previous: Option<Secret>,
-}
-
 impl SigningKeySecret {
     /// For [`crate::auth::token::TokenKeys::with_source`]: the versions, newest first.
     pub fn into_source(self) -> crate::auth::key_ring::KeySource {
         std::sync::Arc::new(move || {
             let secret = self.clone();
-            Box::pin(async move {
-                let versions = secret.versions().await.map_err(|error| error.to_string())?;
-                Ok(std::iter::once(versions.current)
-                    .chain(versions.previous)
-                    .collect())
-            })
+            Box::pin(async move { secret.versions().await.map_err(|error| error.to_string()) })
         })
     }
 
-    /// `AWSCURRENT` and, when there is one, `AWSPREVIOUS`, read concurrently.
-    pub async fn versions(&self) -> Result<KeyVersions, SecretsError> {
+    /// `AWSCURRENT` and, when there is one, `AWSPREVIOUS`, read concurrently; newest first.
+    pub async fn versions(&self) -> Result<Vec<KeyVersion>, SecretsError> {
         let (current, previous) = tokio::join!(
-            fetch(&self.client, &self.arn, None),
-            fetch(&self.client, &self.arn, Some("AWSPREVIOUS"))
+            fetch_version(&self.client, &self.arn, None),
+            fetch_version(&self.client, &self.arn, Some("AWSPREVIOUS"))
         );
         let previous = match previous {
-            Ok(text) => Some(Secret::new(text)),
+            Ok(version) => Some(version),
             Err(SecretsManagerError::NoSuchVersion { .. }) => None,
             Err(error) => return Err(error.into()),
         };
-        Ok(KeyVersions {
-            current: Secret::new(current?),
-            previous,
-        })
+        Ok(std::iter::once(current?)
+            .chain(previous)
+            .map(|version| KeyVersion {
+                text: Secret::new(version.text),
+                created: version.created,
+            })
+            .collect())
     }
 }
 

@@ -1,5 +1,6 @@
-//! The token signing keys of an instance: the newest version signs, every version the secret
-//! still holds (`AWSCURRENT` and `AWSPREVIOUS`) verifies, each known by a short `kid`.
+//! The token signing keys of an instance: every version the secret still holds (`AWSCURRENT` and
+//! `AWSPREVIOUS`) verifies and, when it is an RSA key, is published in the JWKS; the newest RSA
+//! key signs once it has been published long enough. Each key is known by a short `kid`.
 //!
 //! A rotation of the signing-key secret must not sign anyone out: tokens signed with the previous
 //! key stay valid until they expire, and every instance signs with the new key within minutes.
@@ -14,8 +15,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey};
 
+use crate::auth::signing_key::{Jwk, KeyMaterial, RsaKey};
 use crate::secret::Secret;
 
 /// How old the ring may get before a request reads it again.
@@ -29,52 +32,162 @@ const READ_BOUND: Duration = Duration::from_secs(2);
 /// Characters of a `kid`: base64url of 12 bytes.
 const KID_LEN: usize = 16;
 
-pub type KeysFuture = Pin<Box<dyn Future<Output = Result<Vec<Secret>, String>> + Send>>;
+pub type KeysFuture = Pin<Box<dyn Future<Output = Result<Vec<KeyVersion>, String>> + Send>>;
 /// Reads the key versions again, newest first.
 pub type KeySource = Arc<dyn Fn() -> KeysFuture + Send + Sync>;
 
+/// One version of the signing key as its source holds it.
+pub struct KeyVersion {
+    pub text: Secret,
+    /// When the version was made (Secrets Manager's `CreatedDate`); `None` for a key given in
+    /// the environment, which signs at once.
+    pub created: Option<DateTime<Utc>>,
+}
+
+impl KeyVersion {
+    pub fn given(text: &str) -> Self {
+        Self {
+            text: Secret::new(text.to_owned()),
+            created: None,
+        }
+    }
+}
+
+/// A key that verifies tokens, with the one algorithm it is for: a token whose header names
+/// another is refused before any signature is checked.
+pub struct VerifyingKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub key: DecodingKey,
+}
+
+/// What signs new tokens.
+#[derive(Clone)]
+pub enum Signer {
+    Rs256(RsaKey),
+    /// Only where no RSA key is configured: a deployment before the switch.
+    LegacyHs256 {
+        kid: String,
+        key: Arc<[u8]>,
+    },
+}
+
+struct PublishedRsa {
+    key: RsaKey,
+    /// From when it may sign: once every cached JWKS can have it.
+    signs_from: Option<DateTime<Utc>>,
+}
+
 pub struct KeySet {
-    pub signing_kid: String,
-    pub signing: EncodingKey,
-    /// Newest first; the first is the signing key's.
-    pub verifying: Vec<(String, DecodingKey)>,
+    rsa: Vec<PublishedRsa>,
+    legacy: Option<(String, Arc<[u8]>)>,
+    verifying: Vec<VerifyingKey>,
     loaded_at: Instant,
 }
 
 impl KeySet {
-    fn new(versions: &[&[u8]]) -> Self {
-        let newest = versions.first().copied().unwrap_or_default();
-        Self {
-            signing_kid: kid_of(newest),
-            signing: EncodingKey::from_secret(newest),
-            verifying: versions
-                .iter()
-                .map(|key| (kid_of(key), DecodingKey::from_secret(key)))
-                .collect(),
+    /// The versions, newest first; a version that is not a valid key is left out (and logged),
+    /// and a set without any key is an error. An RSA key signs only `publish_delay` after its
+    /// version was made, so that it is in every JWKS a verifier may still have cached first.
+    pub fn new(versions: &[KeyVersion], publish_delay: Duration) -> Result<Self, String> {
+        let mut rsa = Vec::new();
+        let mut legacy = None;
+        let mut verifying = Vec::new();
+        for version in versions {
+            match KeyMaterial::parse(version.text.expose()) {
+                Ok(KeyMaterial::Rsa(key)) => {
+                    let (n, e) = key.public_components();
+                    verifying.push(VerifyingKey {
+                        kid: key.kid.clone(),
+                        alg: Algorithm::RS256,
+                        key: DecodingKey::from_rsa_raw_components(&n, &e),
+                    });
+                    let signs_from = version.created.map(|created| {
+                        created + chrono::Duration::from_std(publish_delay).unwrap_or_default()
+                    });
+                    rsa.push(PublishedRsa { key, signs_from });
+                }
+                Ok(KeyMaterial::LegacyHs256(secret)) => {
+                    let kid = kid_of(&secret);
+                    verifying.push(VerifyingKey {
+                        kid: kid.clone(),
+                        alg: Algorithm::HS256,
+                        key: DecodingKey::from_secret(&secret),
+                    });
+                    legacy.get_or_insert((kid, secret));
+                }
+                Err(error) => tracing::error!(%error, "a version of the signing key is not a key"),
+            }
+        }
+        if rsa.is_empty() && legacy.is_none() {
+            return Err("no version of the signing key is a valid key".into());
+        }
+        if rsa.is_empty() {
+            tracing::warn!(
+                "no RSA signing key is configured: tokens are signed HS256 as before the switch \
+                 (set SIGNING_KEY, or rotate the signing-key secret)"
+            );
+        }
+        Ok(Self {
+            rsa,
+            legacy,
+            verifying,
             loaded_at: Instant::now(),
+        })
+    }
+
+    /// What signs at `now`: the newest RSA key published long enough, else the one published
+    /// longest; the legacy HS256 key only when there is no RSA key.
+    pub fn signer(&self, now: DateTime<Utc>) -> Signer {
+        let ready = self
+            .rsa
+            .iter()
+            .find(|published| published.signs_from.is_none_or(|from| from <= now))
+            .or(self.rsa.last());
+        match (ready, &self.legacy) {
+            (Some(published), _) => Signer::Rs256(published.key.clone()),
+            (None, Some((kid, key))) => Signer::LegacyHs256 {
+                kid: kid.clone(),
+                key: key.clone(),
+            },
+            (None, None) => unreachable!("a key set has at least one key"),
         }
     }
 
-    pub fn verifying_key(&self, kid: &str) -> Option<&DecodingKey> {
+    pub fn verifying_key(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.verifying.iter().find(|known| known.kid == kid)
+    }
+
+    /// The legacy HS256 keys: a token without `kid` (issued before tokens named their key) is
+    /// checked with these.
+    pub fn legacy_keys(&self) -> impl Iterator<Item = &VerifyingKey> {
         self.verifying
             .iter()
-            .find(|(known, _)| known == kid)
-            .map(|(_, key)| key)
+            .filter(|key| key.alg == Algorithm::HS256)
+    }
+
+    /// The public keys of the JWKS: every RSA key held, the next one before it signs.
+    pub fn jwks(&self) -> Vec<Jwk> {
+        self.rsa
+            .iter()
+            .map(|published| published.key.jwk.clone())
+            .collect()
     }
 }
 
 pub struct KeyRing {
-    keys: RwLock<Arc<KeySet>>,
+    current: RwLock<Arc<KeySet>>,
     source: Option<KeySource>,
     refresh_interval: Duration,
+    publish_delay: Duration,
     /// When a read was last attempted; held while reading, so concurrent requests share a read.
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
     reads: AtomicU64,
 }
 
-/// The `kid` of a key: 12 bytes of an HMAC of a fixed label under the key, base64url. It names
-/// the key without revealing anything a token's own signature does not already bind to it, and it
-/// is never a URL or a path.
+/// The `kid` of a legacy HS256 key: 12 bytes of an HMAC of a fixed label under the key,
+/// base64url. It names the key without revealing anything a token's own signature does not
+/// already bind to it, and it is never a URL or a path.
 pub fn kid_of(key: &[u8]) -> String {
     let tag = ring::hmac::sign(
         &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key),
@@ -92,15 +205,16 @@ pub fn is_kid(kid: &str) -> bool {
 }
 
 impl KeyRing {
-    /// A ring of `versions`, newest first (at least one).
-    pub fn new(versions: &[&[u8]]) -> Self {
-        Self {
-            keys: RwLock::new(Arc::new(KeySet::new(versions))),
+    /// A ring of `versions`, newest first (at least one valid key).
+    pub fn new(versions: &[KeyVersion], publish_delay: Duration) -> Result<Self, String> {
+        Ok(Self {
+            current: RwLock::new(Arc::new(KeySet::new(versions, publish_delay)?)),
             source: None,
             refresh_interval: REFRESH_INTERVAL,
+            publish_delay,
             last_attempt: tokio::sync::Mutex::new(None),
             reads: AtomicU64::new(0),
-        }
+        })
     }
 
     pub fn with_source(mut self, source: KeySource) -> Self {
@@ -115,7 +229,7 @@ impl KeyRing {
     }
 
     pub fn keys(&self) -> Arc<KeySet> {
-        self.keys
+        self.current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
@@ -166,16 +280,14 @@ impl KeyRing {
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {READ_BOUND:?}")));
         match read {
-            Ok(versions) if !versions.is_empty() => {
-                let versions: Vec<&[u8]> =
-                    versions.iter().map(|key| key.expose().as_bytes()).collect();
-                let keys = Arc::new(KeySet::new(&versions));
-                if keys.signing_kid != self.keys().signing_kid {
-                    tracing::info!(kid = %keys.signing_kid, "the token signing key changed: signing with the new one");
+            Ok(versions) => match KeySet::new(&versions, self.publish_delay) {
+                Ok(keys) => {
+                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(keys);
                 }
-                *self.keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
-            }
-            Ok(_) => tracing::error!("the signing key secret has no version"),
+                Err(error) => {
+                    tracing::error!(%error, "the signing keys read are not usable; the ones read before stay in use")
+                }
+            },
             Err(error) => {
                 tracing::warn!(%error, "reading the signing keys failed; the ones read before stay in use")
             }

@@ -2,18 +2,24 @@
 //! (<https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotate-secrets_lambda-functions.html>).
 //!
 //! The key exists nowhere but in the secret, so there is nothing to set elsewhere: `createSecret`
-//! puts a new random key as the `AWSPENDING` version, `testSecret` checks it signs and verifies a
+//! puts a new RSA key (PKCS#8 PEM, from the generator the rotation function brings: no other
+//! function links one) as the `AWSPENDING` version, `testSecret` checks it signs and verifies a
 //! token, and `finishSecret` makes it `AWSCURRENT` (Secrets Manager then labels the old one
 //! `AWSPREVIOUS`, with which instances keep verifying the tokens it signed until they expire).
+//! Instances publish the new key in the JWKS as soon as they read it, and sign with it only once
+//! it has been published for the JWKS's cache time (see [`crate::auth::key_ring`]). A rotation
+//! is refused while the current key is younger than that time plus a token's lifetime: it would
+//! push out the previous key while tokens it signed may still be live.
 //! Every step may be retried by Secrets Manager, so each one is idempotent.
 
 use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client;
-use base64::Engine;
 use serde::Deserialize;
 
-use crate::auth::token::MIN_SECRET_KEY_BYTES;
+use crate::auth::key_ring::KeyVersion;
+use crate::auth::signing_key::{is_pem, RsaKey};
+use crate::auth::token::TokenKeys;
 
 /// What Secrets Manager sends the rotation function.
 #[derive(Debug, Deserialize)]
@@ -48,19 +54,22 @@ where
     }
 }
 
-/// Random bytes of a new key; its base64url text (64 characters) is the key.
-const NEW_KEY_BYTES: usize = 48;
-
-/// A new signing key: 384 random bits from the operating system.
-pub fn generate_key() -> Result<String, RotationError> {
-    let mut bytes = [0u8; NEW_KEY_BYTES];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| RotationError::Refused("the system's random generator failed".into()))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+/// How the rotation function rotates: what makes a new key, and how old the current key must be
+/// before it may be replaced.
+pub struct RotationPolicy {
+    /// A new RSA private key of at least 2048 bits, in PKCS#8 PEM.
+    pub generate: fn() -> Result<String, String>,
+    /// The publication delay plus a token's lifetime: the previous key stays published (as
+    /// `AWSPREVIOUS`) until the last token it signed has expired.
+    pub min_current_age: Duration,
 }
 
 /// Runs one step of a rotation.
-pub async fn rotate(client: &Client, event: &RotationEvent) -> Result<(), RotationError> {
+pub async fn rotate(
+    client: &Client,
+    policy: &RotationPolicy,
+    event: &RotationEvent,
+) -> Result<(), RotationError> {
     let secret = &event.secret_id;
     let token = &event.client_request_token;
     let metadata = client
@@ -93,7 +102,7 @@ pub async fn rotate(client: &Client, event: &RotationEvent) -> Result<(), Rotati
         )));
     }
     match event.step.as_str() {
-        "createSecret" => create(client, secret, token).await,
+        "createSecret" => create(client, policy, secret, token).await,
         // The key lives only in the secret: no database or service to tell.
         "setSecret" => Ok(()),
         "testSecret" => test(client, secret, token).await,
@@ -152,9 +161,14 @@ async fn pending(
     }
 }
 
-async fn create(client: &Client, secret: &str, token: &str) -> Result<(), RotationError> {
+async fn create(
+    client: &Client,
+    policy: &RotationPolicy,
+    secret: &str,
+    token: &str,
+) -> Result<(), RotationError> {
     // The current version must exist: a rotation starts from a working key.
-    client
+    let current = client
         .get_secret_value()
         .secret_id(secret)
         .version_stage("AWSCURRENT")
@@ -165,11 +179,24 @@ async fn create(client: &Client, secret: &str, token: &str) -> Result<(), Rotati
         tracing::info!("createSecret: the pending key exists already");
         return Ok(());
     }
+    // An HS256 key (before the switch) is never published: replacing it at once loses nothing.
+    let current_is_rsa = current.secret_string().is_some_and(is_pem);
+    let age = current.created_date().map(|created| {
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+        Duration::from_secs(now.secs().saturating_sub(created.secs()).max(0) as u64)
+    });
+    if current_is_rsa && age.is_some_and(|age| age < policy.min_current_age) {
+        return Err(RotationError::Refused(format!(
+            "the current key is younger than {:?}: tokens of the previous key may still be live",
+            policy.min_current_age
+        )));
+    }
+    let pem = (policy.generate)().map_err(RotationError::Refused)?;
     client
         .put_secret_value()
         .secret_id(secret)
         .client_request_token(token)
-        .secret_string(generate_key()?)
+        .secret_string(pem)
         .version_stages("AWSPENDING")
         .send()
         .await
@@ -182,15 +209,20 @@ async fn test(client: &Client, secret: &str, token: &str) -> Result<(), Rotation
     let key = pending(client, secret, token)
         .await?
         .ok_or_else(|| RotationError::Refused(format!("{secret} has no pending key {token}")))?;
-    if key.len() < MIN_SECRET_KEY_BYTES {
-        return Err(RotationError::Refused(format!(
-            "the pending key is shorter than {MIN_SECRET_KEY_BYTES} bytes"
-        )));
-    }
-    let keys = crate::auth::token::TokenKeys::new(key.as_bytes(), Duration::from_secs(60));
+    RsaKey::from_pem(&key)
+        .map_err(|e| RotationError::Refused(format!("the pending key is not usable: {e}")))?;
+    let keys = TokenKeys::new(&[KeyVersion::given(&key)], Duration::from_secs(60))
+        .map_err(RotationError::Refused)?
+        .with_issuer("https://rotation.test.invalid");
     let now = chrono::Utc::now();
     let issued = keys
-        .issue(1, 2, now, now + Duration::from_secs(60))
+        .issue(
+            1,
+            2,
+            "rotation-test-session",
+            now,
+            now + Duration::from_secs(60),
+        )
         .map_err(|e| RotationError::Refused(format!("the pending key cannot sign: {e}")))?;
     keys.verify(&issued.token, now).await.map_err(|_| {
         RotationError::Refused("the pending key cannot verify its own token".into())

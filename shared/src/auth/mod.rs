@@ -1,12 +1,14 @@
 //! Authentication: who a request's bearer token belongs to, checked against the database.
 
 pub mod account;
+pub mod discovery;
 pub mod key_ring;
 pub mod key_rotation;
 pub mod password;
 pub mod policy;
 pub mod random;
 pub mod sealing;
+pub mod signing_key;
 pub mod source_ip;
 pub mod throttle;
 pub mod token;
@@ -60,7 +62,9 @@ impl Authenticated {
     }
 }
 
-/// The token's row, its session (live) and its user, joined: one round trip decides.
+/// The token's row, its session (live) and its user, joined: one round trip decides. The row
+/// must say the token was signed with the algorithm and key that verified it: an HS256 token is
+/// accepted only where its record is one of before the switch.
 macro_rules! authenticate_from {
     () => {
         " FROM access_token t JOIN session ses ON ses.id = t.session_id \
@@ -69,7 +73,8 @@ macro_rules! authenticate_from {
 }
 macro_rules! authenticate_where {
     () => {
-        " WHERE t.jti = ? AND t.user_id = ? AND t.expires > UTC_TIMESTAMP(6) \
+        " WHERE t.jti = ? AND t.user_id = ? AND t.signed_with = ? \
+         AND t.expires > UTC_TIMESTAMP(6) \
          AND ses.ended IS NULL AND ses.expires > UTC_TIMESTAMP(6) AND u.is_active"
     };
 }
@@ -130,12 +135,18 @@ pub async fn authenticate_about(
     let mut conn = pool.conn().await?;
     let row: Option<crate::db::Row> = match subject_id {
         None => {
-            conn.first(AUTHENTICATE, (&verified.jti, verified.user_id))
-                .await?
+            conn.first(
+                AUTHENTICATE,
+                (&verified.jti, verified.user_id, &verified.signed_with),
+            )
+            .await?
         }
         Some(id) => {
-            conn.first(AUTHENTICATE_ABOUT, (id, &verified.jti, verified.user_id))
-                .await?
+            conn.first(
+                AUTHENTICATE_ABOUT,
+                (id, &verified.jti, verified.user_id, &verified.signed_with),
+            )
+            .await?
         }
     };
     let mut row = row.ok_or(ApiError::Unauthorized)?;

@@ -1,28 +1,48 @@
-//! JWT issue and verification: HS256 only, with `sub`, `role`, `iat`, `exp` and a unique `jti`.
+//! JWT issue and verification: RS256 with `kid`, and the claims `iss`, `aud`, `sub`, `sid`,
+//! `role`, `iat`, `exp` and a unique `jti`; HS256 only for the tokens of a deployment from before
+//! the switch, with its old key.
 //!
 //! A verified signature is necessary but not sufficient: [`crate::auth`] also requires the
 //! token's `access_token` row, its live session and its user to exist.
 
+use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::auth::key_ring::{is_kid, KeyRing, KeySource};
+use crate::auth::key_ring::{is_kid, KeyRing, KeySource, KeyVersion, Signer, VerifyingKey};
+use crate::auth::signing_key::{Jwk, RsaKey};
 use crate::error::ApiError;
 
-/// HS256 keys shorter than the hash output make brute-forcing the key the weakest link.
-pub const MIN_SECRET_KEY_BYTES: usize = 32;
+pub use crate::auth::signing_key::MIN_SECRET_KEY_BYTES;
 
 /// Clock skew tolerated between the instances that issue and verify tokens.
 pub const LEEWAY_SECONDS: u64 = 5;
 /// No token we issue comes close; anything longer is refused before it is parsed.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// `aud` unless `TOKEN_AUDIENCE` says otherwise.
+pub const DEFAULT_AUDIENCE: &str = "users-api";
+/// How long a new key is published before it signs: an instance reads the keys every five
+/// minutes and the JWKS may be cached for [`JWKS_MAX_AGE_SECONDS`].
+pub const DEFAULT_PUBLISH_DELAY: Duration =
+    Duration::from_secs(crate::auth::key_ring::REFRESH_INTERVAL.as_secs() + JWKS_MAX_AGE_SECONDS);
+/// `Cache-Control: max-age` of the JWKS and the discovery document.
+pub const JWKS_MAX_AGE_SECONDS: u64 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// Absent only from HS256 tokens of before the switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
     /// The user id, as a string per RFC 7519.
     pub sub: String,
+    /// The session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// The role when issued; informative only, since authorization reads the current role.
     pub role: u8,
     pub iat: i64,
@@ -37,42 +57,84 @@ pub struct IssuedToken {
     pub jti: String,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The algorithm and key that signed it, as its record keeps them: `RS256:<kid>`, or `HS256`.
+    pub signed_with: String,
 }
 
-/// What a verified token says: the user it claims and its id in the store.
+/// What a verified token says: the user it claims, its id in the store, and what signed it
+/// (which its record must say too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedToken {
     pub user_id: u64,
     pub jti: String,
+    pub signed_with: String,
+}
+
+/// `signed_with` of a token signed by the legacy HS256 key (whatever its `kid`).
+pub const LEGACY_SIGNED_WITH: &str = "HS256";
+
+fn signed_with(alg: Algorithm, kid: &str) -> String {
+    match alg {
+        Algorithm::RS256 => format!("RS256:{kid}"),
+        _ => LEGACY_SIGNED_WITH.to_owned(),
+    }
 }
 
 /// Keys and rules, built once per cold start; the keys are renewed after a rotation (see
 /// [`crate::auth::key_ring`]).
 pub struct TokenKeys {
     ring: KeyRing,
-    validation: Validation,
+    /// One per algorithm: jsonwebtoken wants every algorithm of a validation in the key's family.
+    rs256: Validation,
+    hs256: Validation,
     ttl: Duration,
+    /// `TOKEN_ISSUER`, or the API's base URL as the first request shows it.
+    issuer: OnceLock<String>,
+    audience: String,
 }
 
 impl TokenKeys {
-    pub fn new(secret: &[u8], ttl: Duration) -> Self {
-        Self::with_versions(&[secret], ttl)
+    /// Keys of the given versions, newest first (environment keys: they sign at once).
+    pub fn new(versions: &[KeyVersion], ttl: Duration) -> Result<Self, String> {
+        Ok(Self::with_ring(
+            KeyRing::new(versions, DEFAULT_PUBLISH_DELAY)?,
+            ttl,
+        ))
     }
 
-    /// Keys of several versions of the secret, newest first: the newest signs, all verify.
-    pub fn with_versions(versions: &[&[u8]], ttl: Duration) -> Self {
-        hs256::install();
-        // The accepted algorithm is fixed here, never read from the token's header.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+    pub fn with_ring(ring: KeyRing, ttl: Duration) -> Self {
+        provider::install();
+        // The accepted algorithm of a token is its key's (see `verify`).
+        let validation = |algorithm| {
+            let mut validation = Validation::new(algorithm);
+            validation.leeway = LEEWAY_SECONDS;
+            validation.validate_exp = true;
+            validation.validate_nbf = true;
+            // Checked in `verify` against the deployment's values, and only for RS256 tokens:
+            // the HS256 tokens of before the switch carry neither.
+            validation.validate_aud = false;
+            validation.set_required_spec_claims(&["exp", "sub"]);
+            validation
+        };
         Self {
-            ring: KeyRing::new(versions),
-            validation,
+            ring,
+            rs256: validation(Algorithm::RS256),
+            hs256: validation(Algorithm::HS256),
             ttl,
+            issuer: OnceLock::new(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
         }
+    }
+
+    /// A fixed issuer (`TOKEN_ISSUER`), rather than the API's base URL seen in requests.
+    pub fn with_issuer(self, issuer: &str) -> Self {
+        let _first = self.issuer.set(issuer.trim_end_matches('/').to_owned());
+        self
+    }
+
+    pub fn with_audience(mut self, audience: &str) -> Self {
+        self.audience = audience.to_owned();
+        self
     }
 
     /// Keys that are read again from `source` when they may have changed.
@@ -87,6 +149,25 @@ impl TokenKeys {
         self
     }
 
+    /// The issuer of a request's API (its base URL), taken when no issuer is configured and
+    /// none was taken before: one instance serves one API.
+    pub fn learn_issuer(&self, base_url: impl FnOnce() -> Option<String>) {
+        if self.issuer.get().is_none() {
+            if let Some(url) = base_url() {
+                let _first = self.issuer.set(url.trim_end_matches('/').to_owned());
+            }
+        }
+    }
+
+    /// `iss` of the tokens, once known.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.get().map(String::as_str)
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
@@ -96,17 +177,24 @@ impl TokenKeys {
         &self.ring
     }
 
+    /// The public keys of the JWKS.
+    pub fn jwks(&self) -> Vec<Jwk> {
+        self.ring.keys().jwks()
+    }
+
     /// Reads the keys again when they are due (every few minutes); called before each request.
     pub async fn refresh_if_due(&self) {
         self.ring.refresh_if_due().await;
     }
 
-    /// Signs a token for `user_id`, valid for the configured lifetime but never past
-    /// `not_after` (the end of its session): a token must not outlive what it was issued for.
+    /// Signs a token for `user_id` in session `session_id`, valid for the configured lifetime
+    /// but never past `not_after` (the end of its session): a token must not outlive what it was
+    /// issued for.
     pub fn issue(
         &self,
         user_id: u64,
         role: u8,
+        session_id: &str,
         now: DateTime<Utc>,
         not_after: DateTime<Utc>,
     ) -> Result<IssuedToken, ApiError> {
@@ -120,30 +208,56 @@ impl TokenKeys {
         let issued_at = whole_second(now)?;
         let expires_at = (issued_at + self.ttl).min(whole_second(not_after)?);
         let jti = uuid::Uuid::new_v4().simple().to_string();
-        let claims = Claims {
+        let mut claims = Claims {
+            iss: None,
+            aud: None,
             sub: user_id.to_string(),
+            sid: Some(session_id.to_owned()),
             role,
             iat: issued_at.timestamp(),
             exp: expires_at.timestamp(),
             jti: jti.clone(),
         };
-        let keys = self.ring.keys();
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(keys.signing_kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &keys.signing)
-            .map_err(|error| ApiError::Internal(format!("signing a token failed: {error}")))?;
+        let (token, signed_with) = match self.ring.keys().signer(now) {
+            Signer::Rs256(key) => {
+                claims.iss = Some(
+                    self.issuer()
+                        .ok_or_else(|| ApiError::Internal("the token issuer is not known".into()))?
+                        .to_owned(),
+                );
+                claims.aud = Some(self.audience.clone());
+                (
+                    sign_rs256(&key, &claims)?,
+                    signed_with(Algorithm::RS256, &key.kid),
+                )
+            }
+            Signer::LegacyHs256 { kid, key } => {
+                let mut header = Header::new(Algorithm::HS256);
+                header.kid = Some(kid);
+                let token = jsonwebtoken::encode(
+                    &header,
+                    &claims,
+                    &jsonwebtoken::EncodingKey::from_secret(&key),
+                )
+                .map_err(|error| ApiError::Internal(format!("signing a token failed: {error}")))?;
+                (token, LEGACY_SIGNED_WITH.to_owned())
+            }
+        };
         Ok(IssuedToken {
             token,
             jti,
             issued_at,
             expires_at,
+            signed_with,
         })
     }
 
-    /// Signature, algorithm, expiry and shape; every failure is the same `Unauthorized`. The
-    /// key is the one the token's `kid` names (read again, rate-limited, when it is not known
-    /// yet: a token of an instance that has picked up a rotation first); a token without `kid`
-    /// (issued before tokens carried one) is checked with each key held.
+    /// Signature, algorithm, issuer, audience, expiry and shape; every failure is the same
+    /// `Unauthorized`. The key is the one the token's `kid` names (read again, rate-limited,
+    /// when it is not known yet: a token of an instance that has picked up a rotation first),
+    /// and the algorithm is that key's: an RSA key verifies RS256 only, a legacy key HS256 only.
+    /// A token without `kid` (HS256, issued before tokens carried one) is checked with the
+    /// legacy keys held.
     pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, ApiError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(ApiError::Unauthorized);
@@ -151,7 +265,7 @@ impl TokenKeys {
         let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::Unauthorized)?;
         // A header that points at a key (jku, jwk, x5u, x5c) was not made here, whatever its
         // signature says; a kid is only ever one of ours, never a URL or a path.
-        if header.alg != Algorithm::HS256
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::HS256)
             || header.jku.is_some()
             || header.jwk.is_some()
             || header.x5u.is_some()
@@ -169,24 +283,37 @@ impl TokenKeys {
                 keys = self.ring.keys();
             }
         }
-        let claims = match header.kid.as_deref() {
+        let decode = |key: &VerifyingKey| -> Option<Claims> {
+            // The algorithm is bound to the key, never taken from the header alone.
+            if key.alg != header.alg {
+                return None;
+            }
+            let validation = match key.alg {
+                Algorithm::RS256 => &self.rs256,
+                _ => &self.hs256,
+            };
+            jsonwebtoken::decode::<Claims>(token, &key.key, validation)
+                .ok()
+                .map(|data| data.claims)
+        };
+        let (key, claims) = match header.kid.as_deref() {
             Some(kid) => {
                 let key = keys.verifying_key(kid).ok_or(ApiError::Unauthorized)?;
-                jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-                    .map_err(|_| ApiError::Unauthorized)?
-                    .claims
+                (key, decode(key).ok_or(ApiError::Unauthorized)?)
             }
-            // Issued before tokens named their key: by one of the (at most two) held.
-            None => {
-                keys.verifying
-                    .iter()
-                    .find_map(|(_, key)| {
-                        jsonwebtoken::decode::<Claims>(token, key, &self.validation).ok()
-                    })
-                    .ok_or(ApiError::Unauthorized)?
-                    .claims
-            }
+            None => keys
+                .legacy_keys()
+                .find_map(|key| Some((key, decode(key)?)))
+                .ok_or(ApiError::Unauthorized)?,
         };
+        if key.alg == Algorithm::RS256
+            && (claims.iss.is_none()
+                || claims.iss.as_deref() != self.issuer()
+                || claims.aud.as_deref() != Some(self.audience.as_str())
+                || claims.sid.is_none())
+        {
+            return Err(ApiError::Unauthorized);
+        }
         // A token from the future was not issued by a clock we trust.
         if claims.iat > now.timestamp() + LEEWAY_SECONDS as i64 {
             return Err(ApiError::Unauthorized);
@@ -198,85 +325,46 @@ impl TokenKeys {
         Ok(VerifiedToken {
             user_id,
             jti: claims.jti,
+            signed_with: signed_with(key.alg, &key.kid),
         })
     }
 }
 
-/// jsonwebtoken's cryptography, HS256 only, on `ring` (which rustls links anyway). Its own
-/// backends bring RSA, ECDSA and EdDSA code, whose only effect here would be size and an attack
-/// surface: a token naming another algorithm is refused before any of it could run.
-mod hs256 {
-    use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
-    use jsonwebtoken::errors::{ErrorKind, Result};
-    use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
-    use ring::hmac;
-
-    struct Hs256(hmac::Key);
-
-    impl signature::Signer<Vec<u8>> for Hs256 {
-        fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, signature::Error> {
-            Ok(hmac::sign(&self.0, message).as_ref().to_vec())
-        }
+/// `header.claims.signature` of an RS256 token, signed with the key pair held (jsonwebtoken's
+/// `encode` would parse the PKCS#8 key again for every token).
+fn sign_rs256(key: &RsaKey, claims: &Claims) -> Result<String, ApiError> {
+    #[derive(Serialize)]
+    struct RsHeader<'a> {
+        alg: &'static str,
+        typ: &'static str,
+        kid: &'a str,
     }
-
-    impl JwtSigner for Hs256 {
-        fn algorithm(&self) -> Algorithm {
-            Algorithm::HS256
-        }
-    }
-
-    impl signature::Verifier<Vec<u8>> for Hs256 {
-        /// Constant-time comparison (ring's).
-        fn verify(
-            &self,
-            message: &[u8],
-            tag: &Vec<u8>,
-        ) -> std::result::Result<(), signature::Error> {
-            hmac::verify(&self.0, message, tag).map_err(|_| signature::Error::new())
-        }
-    }
-
-    impl JwtVerifier for Hs256 {
-        fn algorithm(&self) -> Algorithm {
-            Algorithm::HS256
-        }
-    }
-
-    fn hs256_key(algorithm: &Algorithm, family: AlgorithmFamily, secret: &[u8]) -> Result<Hs256> {
-        if *algorithm != Algorithm::HS256 || family != AlgorithmFamily::Hmac {
-            return Err(ErrorKind::InvalidAlgorithm.into());
-        }
-        Ok(Hs256(hmac::Key::new(hmac::HMAC_SHA256, secret)))
-    }
-
-    fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
-        Ok(Box::new(hs256_key(
-            algorithm,
-            key.family(),
-            key.as_bytes(),
-        )?))
-    }
-
-    fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>> {
-        Ok(Box::new(hs256_key(
-            algorithm,
-            key.family(),
-            key.try_get_as_bytes()?,
-        )?))
-    }
-
-    static PROVIDER: CryptoProvider = CryptoProvider {
-        signer_factory: signer,
-        verifier_factory: verifier,
-        // JWK helpers: never called, since no key here comes from a JWK.
-        key_utils: KeyUtils::new_unimplemented(),
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let unserializable = |_| ApiError::Internal("a token could not be serialized".into());
+    let header = RsHeader {
+        alg: "RS256",
+        typ: "JWT",
+        kid: &key.kid,
     };
-
-    /// Idempotent: the first call installs the provider for the process.
-    pub fn install() {
-        let _already_installed = PROVIDER.install_default();
-    }
+    let mut token = b64.encode(serde_json::to_vec(&header).map_err(unserializable)?);
+    token.push('.');
+    token.push_str(&b64.encode(serde_json::to_vec(claims).map_err(unserializable)?));
+    let mut signature = vec![0; key.pair.public().modulus_len()];
+    key.pair
+        .sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            token.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| ApiError::Internal("signing a token failed".into()))?;
+    token.push('.');
+    token.push_str(&b64.encode(signature));
+    Ok(token)
 }
+
+/// jsonwebtoken's cryptography on `ring`: HS256, and RS256 verification.
+mod provider;
 
 #[cfg(test)]
 mod tests;

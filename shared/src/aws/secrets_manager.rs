@@ -46,12 +46,27 @@ pub async fn client() -> Result<aws_sdk_secretsmanager::Client, SecretsManagerEr
     Ok(aws_sdk_secretsmanager::Client::from_conf(config.build()))
 }
 
+/// One version of a secret: its string, and when it was made.
+pub struct SecretVersion {
+    pub text: String,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The string value of `arn` at `stage` (`AWSCURRENT` when `None`).
 pub async fn fetch(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
     stage: Option<&str>,
 ) -> Result<String, SecretsManagerError> {
+    Ok(fetch_version(client, arn, stage).await?.text)
+}
+
+/// [`fetch`] with the version's creation time.
+pub async fn fetch_version(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    stage: Option<&str>,
+) -> Result<SecretVersion, SecretsManagerError> {
     let output = client
         .get_secret_value()
         .secret_id(arn)
@@ -80,5 +95,11 @@ pub async fn fetch(
         .ok_or_else(|| SecretsManagerError::NoString {
             arn: arn.to_owned(),
         })?;
-    Ok(text.to_owned())
+    let created = output
+        .created_date()
+        .and_then(|at| chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos()));
+    Ok(SecretVersion {
+        text: text.to_owned(),
+        created,
+    })
 }

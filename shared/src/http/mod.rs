@@ -8,7 +8,7 @@ pub mod routes;
 use reply::reply_response;
 pub use reply::{error_response, Reply};
 pub use request::{
-    authorization, json_body, path_id, path_text, query_pairs, query_text, signed_in,
+    authorization, base_url, json_body, path_id, path_text, query_pairs, query_text, signed_in,
     signed_in_about, source_ip,
 };
 use request::{edge, header};
@@ -39,6 +39,8 @@ where
 {
     // Keys that may have been rotated are read again first (every few minutes), within the
     // request's bound.
+    // One instance serves one API: its issuer is the API's URL unless TOKEN_ISSUER names one.
+    app.tokens.learn_issuer(|| base_url(event));
     let operation = async {
         app.tokens.refresh_if_due().await;
         operation.await

@@ -58,6 +58,51 @@ pub fn source_ip(event: &Request) -> SourceIp {
     )
 }
 
+/// The API's base URL as API Gateway names it: `https://<domain>`, with `/<stage>` unless the
+/// stage is `$default` (whose URL has none). A loopback domain is the local server (`make serve`),
+/// which speaks plain HTTP. `None` outside API Gateway.
+pub fn base_url(event: &Request) -> Option<String> {
+    use lambda_http::request::RequestContext;
+    let (domain, stage) = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            (context.domain_name.as_deref(), context.stage.as_deref())
+        }
+        Some(RequestContext::ApiGatewayV1(context)) => {
+            (context.domain_name.as_deref(), context.stage.as_deref())
+        }
+        _ => (None, None),
+    };
+    let plausible = |host: &&str| {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+    };
+    let domain = domain.filter(plausible)?;
+    let loopback = |authority: &str| {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host);
+        host == "localhost" || host == "127.0.0.1"
+    };
+    if loopback(domain) {
+        // The local server (cargo lambda watch) names no port in the context; the client reached
+        // it at the address of its Host header, on this machine only.
+        let host = header(event, "host")
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .filter(plausible)
+            .filter(|host| loopback(host))
+            .unwrap_or(domain);
+        return Some(format!("http://{host}"));
+    }
+    Some(
+        match stage.filter(|stage| !stage.is_empty() && *stage != "$default") {
+            Some(stage) => format!("https://{domain}/{stage}"),
+            None => format!("https://{domain}"),
+        },
+    )
+}
+
 /// The JSON body, checked for size and content type, decoded into `T` with unknown fields and
 /// wrong types refused as 422.
 pub fn json_body<T: DeserializeOwned>(event: &Request) -> Result<T, ApiError> {

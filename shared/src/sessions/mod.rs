@@ -168,7 +168,7 @@ pub(crate) async fn start(
     let (refresh_token, refresh_hash) = new_refresh_token()?;
     let issued = app
         .tokens
-        .issue(user_id, role_id, Utc::now(), live.expires)?;
+        .issue(user_id, role_id, &live.id, Utc::now(), live.expires)?;
     let mut statements = vec![
         Statement::new(
             "INSERT INTO session (id, user_id, created, expires, refresh_hash) \
@@ -207,15 +207,17 @@ pub(crate) async fn start(
 }
 
 const RECORD_ACCESS_TOKEN: &str =
-    "INSERT INTO access_token (jti, user_id, session_id, created, expires) VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO access_token (jti, user_id, session_id, created, expires, signed_with) \
+     VALUES (?, ?, ?, ?, ?, ?)";
 
-fn access_token_values(issued: &IssuedToken, live: &Live) -> [crate::db::Value; 5] {
+fn access_token_values(issued: &IssuedToken, live: &Live) -> [crate::db::Value; 6] {
     [
         issued.jti.as_str().into(),
         live.user_id.into(),
         live.id.as_str().into(),
         issued.issued_at.naive_utc().into(),
         issued.expires_at.naive_utc().into(),
+        issued.signed_with.as_str().into(),
     ]
 }
 

@@ -74,7 +74,7 @@ pub async fn refresh(
     let (refresh_token, new_hash) = new_refresh_token()?;
     let issued = app
         .tokens
-        .issue(user_id, role_id, Utc::now(), live.expires)?;
+        .issue(user_id, role_id, &live.id, Utc::now(), live.expires)?;
     // The session ends within this second: there is nothing left to grant.
     if issued.expires_at <= issued.issued_at {
         return Err(ApiError::Unauthorized);
@@ -147,8 +147,8 @@ async fn rotate(
             ],
         ),
         Statement::new(
-            "INSERT INTO access_token (jti, user_id, session_id, created, expires) \
-             SELECT ?, ?, ?, ?, ? FROM session WHERE id = ? AND refresh_hash = ?",
+            "INSERT INTO access_token (jti, user_id, session_id, created, expires, signed_with) \
+             SELECT ?, ?, ?, ?, ?, ? FROM session WHERE id = ? AND refresh_hash = ?",
             [
                 access_token_values(issued, live).as_slice(),
                 &[live.id.as_str().into(), next.to_vec().into()],

@@ -258,6 +258,7 @@ async fn missing_malformed_and_forged_tokens_get_401_with_a_bearer_challenge() {
             .issue(
                 f.user_id,
                 1,
+                "a-session-of-another-key",
                 chrono::Utc::now(),
                 chrono::Utc::now() + chrono::Duration::hours(1),
             )

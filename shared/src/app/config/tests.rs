@@ -99,7 +99,7 @@ fn missing_variables_are_named() {
             ("SECRET_KEY", "  ")
         ])
         .unwrap_err(),
-        ConfigError::Missing("SECRET_KEY")
+        ConfigError::Missing("SIGNING_KEY")
     );
 }
 

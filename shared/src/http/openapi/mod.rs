@@ -7,6 +7,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::audit::AuditEvent;
+use crate::auth::discovery::{Discovery, Jwks};
+use crate::auth::signing_key::Jwk;
 use crate::error::{Detail, FieldError};
 use crate::mfa::{
     ConfirmRequest, EnrolRequest, Enrolment, MfaChallenge, MfaLoginRequest, ProofRequest,
@@ -22,6 +24,7 @@ use schemas::{
 };
 
 mod auth_paths;
+mod key_paths;
 mod mfa_paths;
 mod schemas;
 mod session_paths;
@@ -64,21 +67,24 @@ impl Modify for BearerAuth {
         user_paths::create_user, user_paths::list_users, user_paths::get_user,
         user_paths::update_user, user_paths::delete_user, user_paths::list_audit,
         mfa_paths::login_mfa, mfa_paths::enrol_totp, mfa_paths::confirm_totp,
-        mfa_paths::disable_totp, mfa_paths::renew_recovery_codes, mfa_paths::reset_user_mfa
+        mfa_paths::disable_totp, mfa_paths::renew_recovery_codes, mfa_paths::reset_user_mfa,
+        key_paths::openid_configuration, key_paths::jwks
     ),
     components(schemas(
         LoginRequest, SessionGrant, RefreshRequest, SessionList, SessionView, User, UserPage,
         NewUser, UserPatch, PasswordChange, Detail, ErrorBody, ValidationErrorBody, FieldError,
         ProfilePatch, AuditEvent, AuditPage, AuditAction, AuditDetail, LoginFailureReason,
         LogoutScope, UserField, UserSort, LoginOutcome, MfaChallenge, MfaLoginRequest,
-        EnrolRequest, Enrolment, ConfirmRequest, ProofRequest, RecoveryCodes
+        EnrolRequest, Enrolment, ConfirmRequest, ProofRequest, RecoveryCodes,
+        Discovery, Jwks, Jwk
     )),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Sign-in, refresh, sign-out, own password"),
          (name = "sessions", description = "Sessions: list and end them"),
          (name = "users", description = "User records"),
          (name = "audit", description = "Who did what, when and from where"),
-         (name = "mfa", description = "The second factor (TOTP): turn it on and off, recovery codes"))
+         (name = "mfa", description = "The second factor (TOTP): turn it on and off, recovery codes"),
+         (name = "keys", description = "What verifies access tokens with the public keys alone"))
 )]
 pub struct ApiDoc;
 
@@ -116,6 +122,9 @@ fn amend(document: &mut Value) {
         "MfaChallenge",
         "Enrolment",
         "RecoveryCodes",
+        "Discovery",
+        "Jwks",
+        "Jwk",
     ];
     if let Some(schemas) = document
         .pointer_mut("/components/schemas")
