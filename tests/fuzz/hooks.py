@@ -115,7 +115,13 @@ def error_body(ctx, response, case):
 def contract_headers(ctx, response, case):
     """The headers API.md and the README promise on every response, and per status."""
     status = response.status_code
-    if _header(response, "cache-control") != "no-store":
+    cache_control = _header(response, "cache-control") or ""
+    if case.path.startswith("/.well-known/") and status == 200:
+        # The public key documents are meant to be cached, at most an hour.
+        age = cache_control.removeprefix("public, max-age=")
+        if not cache_control.startswith("public, max-age=") or not age.isdigit() or int(age) > 3600:
+            raise AssertionError(f"a public key document with Cache-Control {cache_control!r}")
+    elif cache_control != "no-store":
         raise AssertionError(f"{status} without Cache-Control: no-store")
     if _header(response, "x-content-type-options") != "nosniff":
         raise AssertionError(f"{status} without X-Content-Type-Options: nosniff")

@@ -195,6 +195,23 @@ fn amend(document: &mut Value) {
             }
         }
     }
+    // The public key documents hold no user data and are meant to be cached by verifiers.
+    let public_documents = document
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.iter_mut())
+        .filter(|(path, _)| path.starts_with("/.well-known/"))
+        .filter_map(|(_, item)| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.pointer_mut("/responses/200/headers/Cache-Control"));
+    for header in public_documents {
+        *header = json!({
+            "description": "Public keys and where they are: verifiers may keep them a while",
+            "schema": { "type": "string", "pattern": "^public, max-age=[0-9]+$" },
+            "required": true,
+        });
+    }
 }
 
 /// The headers a response of `status` carries besides those its operation declares.
