@@ -152,6 +152,9 @@ def run_session(s: Session) -> None:
     m = s.models
     login = lambda who: m.LoginRequest(cellnumber=who[0], password=who[1])  # noqa: E731
 
+    discovery = s.call("keys.openid_configuration", 200, "Discovery")
+    assert discovery.jwks_uri.endswith("/.well-known/jwks.json"), discovery.jwks_uri
+    s.call("keys.jwks", 200, "Jwks")
     admin = s.call("auth.login", 200, "SessionGrant", body=login(ADMIN))
     assert admin.token_type == "bearer" and admin.role_id == 1
     token = admin.token
