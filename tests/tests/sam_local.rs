@@ -35,6 +35,11 @@ fn env_file(db: &TestDb, name: &str) -> PathBuf {
     parameters.insert("DATABASE_URL".into(), json!(db.url));
     parameters.insert("SECRET_KEY".into(), json!(TEST_SECRET));
     parameters.insert("BCRYPT_COST".into(), json!("4"));
+    // The key that seals second-factor secrets, as make serve writes one into .env.
+    parameters.insert(
+        "MFA_KEYS".into(),
+        json!("k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="),
+    );
     let path = std::env::temp_dir().join(format!("users-api-sam-{}-{name}.json", db.name));
     std::fs::write(&path, env.to_string()).unwrap();
     path
@@ -324,12 +329,22 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
         ("update-me", 200),
         ("refresh-token", 200),
         ("list-sessions", 200),
+        ("well-known", 200),
+        // The second factor: enrolment starts; the sample's code is not the secret's (400); the
+        // factor is off, so turning it off or renewing codes is 409; the sample's mfaToken is
+        // no token (401).
+        ("enrol-totp", 200),
+        ("confirm-totp", 400),
+        ("disable-totp", 409),
+        ("renew-recovery-codes", 409),
+        ("login-mfa", 401),
         ("docs", 200),
         ("console", 200),
         ("list-users", 200),
         ("list-audit", 200),
         ("get-user", 200),
         ("create-user", 201),
+        ("reset-user-mfa", 204),
         ("update-user", 200),
         ("revoke-user-sessions", 204),
         ("delete-user", 200),
