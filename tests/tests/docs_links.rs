@@ -155,10 +155,15 @@ fn check_link(root: &Path, page: &Path, target: &str) -> Option<String> {
     let destination = if path.is_empty() {
         page.to_path_buf()
     } else {
-        if path.starts_with('/') || path.contains("://") {
+        if path.contains("://") {
             return Some("not a path relative to the page".into());
         }
-        let joined = page.parent().unwrap().join(path);
+        // A leading `/` is the repository's root, as GitHub reads it: how a page of docs/ names
+        // a file elsewhere in the repository without `../`.
+        let joined = match path.strip_prefix('/') {
+            Some(from_root) => root.join(from_root),
+            None => page.parent().unwrap().join(path),
+        };
         let Ok(resolved) = joined.canonicalize() else {
             return Some(format!("{} does not exist", joined.display()));
         };
