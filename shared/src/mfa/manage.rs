@@ -40,12 +40,7 @@ pub async fn enrol(
     let conn = signed_in.conn();
     let mut tx = conn.begin().await?;
     let outcome = async {
-        let on: Option<bool> = tx
-            .first(
-                "SELECT mfa_enabled FROM users WHERE id = ? FOR UPDATE",
-                (user_id,),
-            )
-            .await?;
+        let on = store::lock_enabled(&mut tx, user_id).await?;
         match on {
             None => return Err(ApiError::Unauthorized),
             Some(true) => return Err(ApiError::Conflict(ALREADY_ON)),
@@ -89,12 +84,7 @@ pub async fn confirm(
     let mut tx = signed_in.conn().begin().await?;
     let outcome = async {
         // The user's row first, then the factor's: the order every writer locks them in.
-        let on: Option<bool> = tx
-            .first(
-                "SELECT mfa_enabled FROM users WHERE id = ? FOR UPDATE",
-                (user_id,),
-            )
-            .await?;
+        let on = store::lock_enabled(&mut tx, user_id).await?;
         match on {
             None => return Err(ApiError::Unauthorized),
             Some(true) => return Err(ApiError::Conflict(ALREADY_ON)),
@@ -164,12 +154,7 @@ pub async fn renew_recovery_codes(
     };
     let mut tx = signed_in.conn().begin().await?;
     let outcome = async {
-        let on: Option<bool> = tx
-            .first(
-                "SELECT mfa_enabled FROM users WHERE id = ? FOR UPDATE",
-                (user_id,),
-            )
-            .await?;
+        let on = store::lock_enabled(&mut tx, user_id).await?;
         if on != Some(true) {
             return Err(ApiError::Conflict(NOT_ON));
         }

@@ -43,6 +43,20 @@ pub(super) fn keys(app: &App) -> Result<&crate::auth::sealing::SealingKeys, ApiE
 }
 
 /// The user's secret (pending or on), read under a lock when `for_update`.
+/// Whether user `user_id` has the factor on (`None`: no such user), its row locked to the end
+/// of the transaction: the user's row first, then the factor's, the order every writer takes.
+pub(super) async fn lock_enabled<Q: Statements>(
+    tx: &mut Q,
+    user_id: u64,
+) -> Result<Option<bool>, ApiError> {
+    Ok(tx
+        .first(
+            "SELECT mfa_enabled FROM users WHERE id = ? FOR UPDATE",
+            (user_id,),
+        )
+        .await?)
+}
+
 pub(super) async fn read_totp<Q: Statements>(
     db: &mut Q,
     user_id: u64,
