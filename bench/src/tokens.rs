@@ -12,20 +12,6 @@ use crate::stats::{stats, us, Stats};
 const CELL: &str = "+15550009001";
 const PASS: &str = "bench-password-1";
 
-fn rsa_pem() -> String {
-    let output = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("openssl runs");
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Samples of `n` runs of `step` for each app, taken in turns so that both see the same machine.
 async fn alternating<F, Fut>(apps: [&App; 2], n: usize, mut step: F) -> [Stats; 2]
 where
@@ -60,7 +46,10 @@ fn row(report: &mut String, what: &str, rs: &Stats, hs: &Stats) {
 pub async fn tokens_section(n: usize) -> String {
     let db = TestDb::new().await;
     let hs = test_app_with(&db, &[]);
-    let rs = test_app_with(&db, &[("SIGNING_KEY", &rsa_pem())]);
+    let rs = test_app_with(
+        &db,
+        &[("SIGNING_KEY", &api_tests::tls::rsa_private_key_pem())],
+    );
     insert_user(&hs, 2, CELL, PASS).await;
     let apps = [&rs, &hs];
     let grants = [login(&rs, CELL, PASS).await, login(&hs, CELL, PASS).await];

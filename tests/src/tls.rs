@@ -1,5 +1,6 @@
-//! Certificate authorities made by a test, with the `openssl` command: a CA, server certificates
-//! it signs, and the server options of a private MariaDB that presents one of them.
+//! Keys and certificate authorities made by a test, with the `openssl` command: an RSA signing
+//! key, a CA, server certificates it signs, and the server options of a private MariaDB that
+//! presents one of them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -162,4 +163,20 @@ fn openssl(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A new RSA private key of 2048 bits in PKCS#8 PEM: what `SIGNING_KEY` holds.
+pub fn rsa_private_key_pem() -> String {
+    let output = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("openssl runs");
+    assert!(output.status.success(), "openssl genpkey failed");
+    String::from_utf8(output.stdout).expect("a PEM is text")
 }

@@ -61,20 +61,7 @@ async fn functions_read_their_secrets_from_secrets_manager_at_cold_start() {
         .send()
         .await
         .unwrap();
-    let signing_key = String::from_utf8(
-        std::process::Command::new("openssl")
-            .args([
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-            ])
-            .output()
-            .expect("openssl runs")
-            .stdout,
-    )
-    .unwrap();
+    let signing_key = api_tests::tls::rsa_private_key_pem();
     let jwt_secret = client
         .create_secret()
         .name("users-api/jwt")

@@ -7,21 +7,6 @@ use std::process::Command;
 use api_tests::serve::{workspace_root, Served};
 use api_tests::{insert_user, test_app, test_env, TestDb};
 
-fn pem() -> String {
-    let output = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("openssl runs");
-    assert!(output.status.success());
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// Runs the verifier: its exit status and what it printed.
 fn pyjwt(discovery_url: &str, token: &str) -> (bool, String) {
     let root = workspace_root();
@@ -54,7 +39,7 @@ fn pyjwt_verifies_a_token_from_the_discovery_url_alone_and_refuses_it_when_its_k
     let app = test_app(&db);
     let user_id = runtime.block_on(insert_user(&app, 2, "+15550002001", "user-password-1"));
 
-    let server = served_with_key(&db, &pem());
+    let server = served_with_key(&db, &api_tests::tls::rsa_private_key_pem());
     let grant = server.login("+15550002001", "user-password-1");
     assert_eq!(grant.status, 200, "{}\n{}", grant.body, server.logs());
     let token = grant.body["token"].as_str().unwrap().to_owned();
@@ -74,7 +59,7 @@ fn pyjwt_verifies_a_token_from_the_discovery_url_alone_and_refuses_it_when_its_k
     drop(server);
 
     // The deployment now publishes another key only: the token's key is gone from the JWKS.
-    let server = served_with_key(&db, &pem());
+    let server = served_with_key(&db, &api_tests::tls::rsa_private_key_pem());
     let discovery_url = format!("{}/.well-known/openid-configuration", server.base);
     let (verified, printed) = pyjwt(&discovery_url, &token);
     assert!(

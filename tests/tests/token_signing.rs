@@ -12,21 +12,6 @@ const PASS: &str = "user-password-1";
 /// The issuer of the sample events' API: their domain, `$default` stage.
 const EVENT_ISSUER: &str = "https://abcdef1234.execute-api.eu-west-1.amazonaws.com";
 
-fn pem() -> String {
-    let output = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-        ])
-        .output()
-        .expect("openssl runs");
-    assert!(output.status.success());
-    String::from_utf8(output.stdout).unwrap()
-}
-
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -79,7 +64,7 @@ async fn refresh(app: &App, refresh_token: &str) -> Answer {
 #[tokio::test]
 async fn tokens_are_rs256_and_verify_with_the_published_key_alone() {
     let db = TestDb::new().await;
-    let key = pem();
+    let key = api_tests::tls::rsa_private_key_pem();
     let app = test_app_with(&db, &[("SIGNING_KEY", &key)]);
     insert_user(&app, 2, CELL, PASS).await;
 
@@ -208,7 +193,10 @@ async fn moving_from_hs256_signs_no_one_out_and_old_tokens_end_with_their_expiry
     let old_token = old_grant.body["token"].as_str().unwrap().to_owned();
     assert_eq!(part(&old_token, 0)["alg"], "HS256", "the deployment before");
 
-    let after = test_app_with(&db, &[("SIGNING_KEY", &pem())]);
+    let after = test_app_with(
+        &db,
+        &[("SIGNING_KEY", &api_tests::tls::rsa_private_key_pem())],
+    );
     // The old access token: accepted, with the old key, while its record lives.
     assert_eq!(me(&after, &old_token).await.status, 200);
     // The old refresh token: a new RS256 token, in the same session.
