@@ -27,6 +27,8 @@ pub mod paging;
 pub mod secret;
 /// Sessions: grants, refresh-token rotation, every way a session ends.
 pub mod sessions;
+/// Texts to a cellnumber: recovery and sign-up by a one-time code, and where texts go.
+pub mod sms;
 /// Users: the rules of creating, changing, finding and deleting them, login and passwords.
 pub mod users;
 

@@ -15,8 +15,11 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+mod sms;
+
 pub use super::database_tls::{DatabaseTls, TrustedCa};
 pub use crate::secret::Secret;
+pub use crate::sms::settings::{SmsConfig, SmsSender};
 
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 3600;
 pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 24 * 3600;
@@ -71,6 +74,8 @@ pub struct Config {
     /// `MFA_KEYS`: the keys that seal TOTP secrets, `id:base64,...` newest first. Without them
     /// the second factor cannot be turned on (and a user who has it cannot finish a login).
     pub mfa_keys: Option<Secret>,
+    /// Texts: delivery, codes, the limits of the SMS bill, sign-up.
+    pub sms: SmsConfig,
 }
 
 /// The value of `DB_PROXY`: `on` (text statements, no session state) or `off` (the default).
@@ -223,6 +228,7 @@ impl Config {
             })?;
         }
         Ok(Self {
+            sms: sms::sms_config(&lookup)?,
             mfa_keys: mfa_keys.map(Secret::new),
             statement_mode: parse_statement_mode(get("DB_PROXY").as_deref())?,
             db_idle_timeout: Duration::from_secs(db_idle_timeout_seconds),

@@ -26,6 +26,8 @@ pub struct App {
     pub tokens: TokenKeys,
     /// The keys of `MFA_KEYS` (checked when the configuration was read).
     pub sealing_keys: Option<SealingKeys>,
+    /// Where texts go (`SMS_SENDER`).
+    pub texts: Box<dyn crate::sms::delivery::TextSender>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +170,7 @@ impl App {
                 None => None,
             };
         Ok(Self {
+            texts: crate::sms::sender(&config.sms),
             sealing_keys,
             config,
             pool,
