@@ -62,6 +62,11 @@ pub enum ApiError {
     /// A wrong code (TOTP or recovery) where a signed-in user must prove the second factor.
     #[error("wrong second-factor code")]
     MfaCodeRefused,
+    /// An SMS code (recovery or sign-up) that is wrong, expired, spent, replaced or out of tries,
+    /// or one for an unknown cellnumber or a disabled account: one variant, so none of them can
+    /// be told apart.
+    #[error("invalid or expired SMS code")]
+    SmsCodeRefused,
     #[error("user not found")]
     NotFound,
     /// No live session of the signed-in user has that id.
@@ -83,6 +88,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("too many failed logins")]
     TooManyRequests { retry_after_seconds: u64 },
+    /// Requests for a text beyond the client address's or the deployment's hourly limit.
+    #[error("too many texts asked for")]
+    TooManyTexts { retry_after_seconds: u64 },
     /// The database did not answer (down, unreachable, or slower than the request timeout).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -100,7 +108,7 @@ impl ApiError {
 
     pub fn status(&self) -> u16 {
         match self {
-            Self::MfaEnrolmentCodeRefused => 400,
+            Self::MfaEnrolmentCodeRefused | Self::SmsCodeRefused => 400,
             Self::Unauthorized | Self::InvalidCredentials | Self::MfaLoginRefused => 401,
             Self::Forbidden
             | Self::WrongCurrentPassword
@@ -112,7 +120,7 @@ impl ApiError {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Validation(_) => 422,
-            Self::TooManyRequests { .. } => 429,
+            Self::TooManyRequests { .. } | Self::TooManyTexts { .. } => 429,
             Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }
@@ -129,6 +137,7 @@ impl ApiError {
             Self::MfaLoginRefused | Self::MfaEnrolmentCodeRefused | Self::MfaCodeRefused => {
                 "Invalid code"
             }
+            Self::SmsCodeRefused => "Invalid or expired code",
             Self::NotFound => "User not found",
             Self::SessionNotFound => "Session not found",
             Self::RouteNotFound => "Not Found",
@@ -138,6 +147,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "Content-Type must be application/json",
             Self::Validation(errors) => return json!(errors),
             Self::TooManyRequests { .. } => "Too many failed login attempts; try again later",
+            Self::TooManyTexts { .. } => "Too many requests for a code; try again later",
             Self::Unavailable(_) => "Service temporarily unavailable; try again shortly",
             Self::Internal(_) => "Internal server error",
         };
@@ -151,6 +161,9 @@ impl ApiError {
                 vec![("www-authenticate", "Bearer".to_owned())]
             }
             Self::TooManyRequests {
+                retry_after_seconds,
+            }
+            | Self::TooManyTexts {
                 retry_after_seconds,
             } => vec![("retry-after", retry_after_seconds.max(&1).to_string())],
             Self::Unavailable(_) => vec![("retry-after", "1".to_owned())],
@@ -200,6 +213,7 @@ mod tests {
             ApiError::MfaLoginRefused,
             ApiError::MfaEnrolmentCodeRefused,
             ApiError::MfaCodeRefused,
+            ApiError::SmsCodeRefused,
             ApiError::NotFound,
             ApiError::RouteNotFound,
             ApiError::MethodNotAllowed {
@@ -210,6 +224,9 @@ mod tests {
             ApiError::UnsupportedMediaType,
             ApiError::validation(&["body", "name"], "field required"),
             ApiError::TooManyRequests {
+                retry_after_seconds: 30,
+            },
+            ApiError::TooManyTexts {
                 retry_after_seconds: 30,
             },
             ApiError::Unavailable("Connection refused (os error 111)".into()),

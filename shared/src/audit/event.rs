@@ -59,6 +59,15 @@ pub enum Event<'a> {
     UserDeleted {
         cellnumber: &'a str,
     },
+    /// `POST /api/users/password/forgot` for a cellnumber that has an account; `sent` when a
+    /// text with a code went out (not for a disabled account, nor beyond the per-number limits).
+    PasswordResetRequested {
+        sent: bool,
+    },
+    /// A password set with a recovery code.
+    PasswordReset,
+    /// A sign-up verified with its code: the new user is actor and target.
+    SignupCompleted,
     /// An operator's `bootstrap-admin` created the first admin or (with `force`) reset an
     /// admin's password: no signed-in actor, no address, but never silent.
     AdminBootstrapped {
@@ -76,7 +85,7 @@ pub enum Event<'a> {
 }
 
 /// Every action, as `GET /api/audit?action=` names it.
-pub const ACTIONS: [&str; 15] = [
+pub const ACTIONS: [&str; 18] = [
     "login.succeeded",
     "login.failed",
     "logout",
@@ -87,6 +96,9 @@ pub const ACTIONS: [&str; 15] = [
     "user.created",
     "user.updated",
     "user.deleted",
+    "password.reset.requested",
+    "password.reset",
+    "signup.completed",
     "admin.bootstrapped",
     "mfa.enabled",
     "mfa.disabled",
@@ -107,6 +119,9 @@ impl Event<'_> {
             Self::UserCreated { .. } => "user.created",
             Self::UserUpdated { .. } => "user.updated",
             Self::UserDeleted { .. } => "user.deleted",
+            Self::PasswordResetRequested { .. } => "password.reset.requested",
+            Self::PasswordReset => "password.reset",
+            Self::SignupCompleted => "signup.completed",
             Self::AdminBootstrapped { .. } => "admin.bootstrapped",
             Self::MfaEnabled => "mfa.enabled",
             Self::MfaDisabled => "mfa.disabled",
@@ -128,6 +143,8 @@ impl Event<'_> {
             Self::Logout { scope } => json!({ "scope": scope }),
             Self::SessionsRevoked
             | Self::PasswordChanged
+            | Self::PasswordReset
+            | Self::SignupCompleted
             | Self::MfaEnabled
             | Self::MfaDisabled
             | Self::MfaRecoveryCodesRenewed => json!({}),
@@ -135,6 +152,7 @@ impl Event<'_> {
             Self::UserCreated { role_id } => json!({ "roleId": role_id }),
             Self::UserUpdated { fields } => json!({ "fields": fields }),
             Self::UserDeleted { cellnumber } => json!({ "cellnumber": cellnumber }),
+            Self::PasswordResetRequested { sent } => json!({ "sent": sent }),
             Self::AdminBootstrapped { outcome } => json!({ "outcome": outcome }),
         }
     }
@@ -164,6 +182,9 @@ mod tests {
             Event::UserDeleted {
                 cellnumber: "+1555",
             },
+            Event::PasswordResetRequested { sent: true },
+            Event::PasswordReset,
+            Event::SignupCompleted,
             Event::AdminBootstrapped { outcome: "reset" },
             Event::MfaEnabled,
             Event::MfaDisabled,
@@ -189,7 +210,9 @@ mod tests {
         assert!(unusable.detail()["cellnumber"].is_null());
         assert_eq!(keys(&events[4]), Vec::<String>::new());
         assert_eq!(keys(&events[8]), ["fields"]);
-        assert_eq!(keys(&events[14]), ["remaining"]);
+        assert_eq!(keys(&events[10]), ["sent"]);
+        assert_eq!(keys(&events[12]), Vec::<String>::new());
+        assert_eq!(keys(&events[17]), ["remaining"]);
         assert_eq!(LoginFailure::Mfa.as_str(), "mfa");
     }
 }

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey, NONCE_LEN};
+use ring::{hkdf, hmac};
 
 use crate::auth::random as secure_random;
 use crate::error::ApiError;
@@ -21,7 +22,13 @@ pub struct Sealed {
 /// The keys of `MFA_KEYS`, newest (the one that seals) first.
 pub struct SealingKeys {
     keys: Vec<(String, LessSafeKey)>,
+    /// HKDF-SHA256 extracted from the newest key: the root of [`SealingKeys::derived_key`].
+    derivation: hkdf::Prk,
 }
+
+/// The salt of [`SealingKeys::derived_key`]'s extraction: fixed, as RFC 5869 allows for a key
+/// that is already uniformly random.
+const DERIVATION_SALT: &[u8] = b"users-api derived keys";
 
 impl std::fmt::Debug for SealingKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,6 +44,7 @@ impl SealingKeys {
     /// The error names what is wrong, never a key.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut keys: Vec<(String, LessSafeKey)> = Vec::new();
+        let mut newest: Option<Vec<u8>> = None;
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (id, encoded) = entry
                 .split_once(':')
@@ -61,11 +69,26 @@ impl SealingKeys {
             let unbound = UnboundKey::new(&aead::AES_256_GCM, &bytes)
                 .map_err(|_| format!("key {id} must be 32 bytes"))?;
             keys.push((id.to_owned(), LessSafeKey::new(unbound)));
+            newest.get_or_insert(bytes);
         }
-        if keys.is_empty() {
+        let Some(newest) = newest else {
             return Err("no key given".into());
+        };
+        let derivation = hkdf::Salt::new(hkdf::HKDF_SHA256, DERIVATION_SALT).extract(&newest);
+        Ok(Self { keys, derivation })
+    }
+
+    /// An HMAC-SHA256 key for another use than sealing (the hashes of SMS codes), derived from
+    /// the newest key with HKDF and `label` as its info: no second secret to deploy, and each
+    /// label gives a key unrelated to the sealing key and to every other label's. A new newest key
+    /// gives new derived keys, so what was hashed under the old one no longer verifies.
+    pub fn derived_key(&self, label: &'static [u8]) -> hmac::Key {
+        let labels = [label];
+        match self.derivation.expand(&labels, hmac::HMAC_SHA256) {
+            Ok(okm) => hmac::Key::from(okm),
+            // Only a length over 255 digests fails, and an HMAC-SHA256 key is one digest long.
+            Err(_) => unreachable!("HKDF-SHA256 expands to 32 bytes"),
         }
-        Ok(Self { keys })
     }
 
     /// Seals `secret` under the newest key, bound to `user_id` (a sealed secret copied onto
@@ -150,6 +173,28 @@ mod tests {
         let without_old = SealingKeys::parse(&format!("k2:{}", key(2))).unwrap();
         let error = without_old.open(3, &sealed_before).unwrap_err();
         assert!(error.to_string().contains("k1"));
+    }
+
+    #[test]
+    fn derived_keys_follow_the_newest_key_and_differ_by_label() {
+        let tag = |keys: &SealingKeys, label: &'static [u8]| {
+            hmac::sign(&keys.derived_key(label), b"message")
+                .as_ref()
+                .to_vec()
+        };
+        let one = SealingKeys::parse(&format!("k1:{}", key(1))).unwrap();
+        let again = SealingKeys::parse(&format!("k1:{}, k0:{}", key(1), key(0))).unwrap();
+        let rotated = SealingKeys::parse(&format!("k2:{}, k1:{}", key(2), key(1))).unwrap();
+        assert_eq!(
+            tag(&one, b"a"),
+            tag(&again, b"a"),
+            "older keys play no part"
+        );
+        assert_ne!(tag(&one, b"a"), tag(&one, b"b"));
+        assert_ne!(tag(&one, b"a"), tag(&rotated, b"a"));
+        // Not the key itself: an HMAC under the raw key gives another tag.
+        let raw = hmac::Key::new(hmac::HMAC_SHA256, &[1; 32]);
+        assert_ne!(tag(&one, b"a"), hmac::sign(&raw, b"message").as_ref());
     }
 
     #[test]

@@ -249,6 +249,22 @@ pub async fn succeeded(
     Ok(())
 }
 
+/// Forgets the failed logins of `cellnumber`, from every address and in total, inside the
+/// caller's transaction: a password reset with a code proves the phone, and the new password
+/// must not start out locked by the guesses that came before it. The per-address counters over
+/// every cellnumber stay: they bound what an address does to others.
+pub(crate) async fn clear<Q: crate::db::statements::Statements>(
+    db: &mut Q,
+    cellnumber: &str,
+) -> Result<(), ApiError> {
+    db.run(
+        "DELETE FROM login_attempt WHERE cellnumber = ?",
+        (cellnumber,),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The statement, for the batch that starts a session after a login from `source`, that makes
 /// `source` a known address of `user_id` (or renews it) for [`KNOWN_ADDRESS_DAYS`] days; `None`
 /// when the client named no address.

@@ -10,7 +10,8 @@ mod update;
 pub mod validation;
 
 use self::rules::ensure_an_active_admin_remains;
-use self::store::{conflict_or, find_user_locked, lock_active_admins, read_user, unchanged_since};
+pub(crate) use self::store::conflict_or;
+use self::store::{find_user_locked, lock_active_admins, read_user, unchanged_since};
 use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::account::user_columns;
 pub use crate::auth::account::User;

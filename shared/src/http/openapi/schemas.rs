@@ -77,6 +77,12 @@ pub(super) enum AuditAction {
     UserUpdated,
     #[schema(rename = "user.deleted")]
     UserDeleted,
+    #[schema(rename = "password.reset.requested")]
+    PasswordResetRequested,
+    #[schema(rename = "password.reset")]
+    PasswordReset,
+    #[schema(rename = "signup.completed")]
+    SignupCompleted,
     #[schema(rename = "admin.bootstrapped")]
     AdminBootstrapped,
     #[schema(rename = "mfa.enabled")]
@@ -125,8 +131,9 @@ pub(super) enum UserField {
 /// `login.succeeded`, `session.revoked`, `refresh.reused`: `sessionId`;
 /// `login.failed`: `cellnumber` (null when what was typed is not a valid cellnumber) and
 /// `reason`; `logout`: `scope`; `user.created`: `roleId`; `user.updated`: `fields`;
-/// `user.deleted`: `cellnumber`; `admin.bootstrapped`: `outcome`; `mfa.recovery_code.used`:
-/// `remaining`; `sessions.revoked`, `password.changed`, `mfa.enabled`, `mfa.disabled`,
+/// `user.deleted`: `cellnumber`; `password.reset.requested`: `sent`; `admin.bootstrapped`:
+/// `outcome`; `mfa.recovery_code.used`: `remaining`; `sessions.revoked`, `password.changed`,
+/// `password.reset`, `signup.completed`, `mfa.enabled`, `mfa.disabled`,
 /// `mfa.recovery_codes.renewed`: none.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
@@ -152,6 +159,9 @@ pub(super) struct AuditDetail {
     /// `mfa.recovery_code.used`: the unused recovery codes left.
     #[schema(nullable = false, minimum = 0, maximum = 10)]
     remaining: Option<u64>,
+    /// `password.reset.requested`: whether a text with a code went out.
+    #[schema(nullable = false)]
+    sent: Option<bool>,
 }
 
 /// `GET /api/users`' answer as the document names it (the code's is `Page<User>`).
