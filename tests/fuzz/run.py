@@ -102,6 +102,11 @@ WARM_UP = [
     ("POST", "/api/users/me/mfa/totp/disable", 401),
     ("POST", "/api/users/me/mfa/recovery-codes", 401),
     ("DELETE", "/api/users/1/mfa", 401),
+    ("POST", "/api/users/password/forgot", 422),
+    ("POST", "/api/users/password/reset", 422),
+    # Sign-up is closed unless SIGNUP=open: its paths answer as unknown ones.
+    ("POST", "/api/users/signup", 404),
+    ("POST", "/api/users/signup/verify", 404),
 ]
 
 

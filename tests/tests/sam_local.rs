@@ -338,6 +338,13 @@ fn sam_local_start_api_and_invoke_answer_the_contract() {
         ("disable-totp", 409),
         ("renew-recovery-codes", 409),
         ("login-mfa", 401),
+        // Recovery by SMS: no code was sent yet, so the sample's is wrong (400); then a code is
+        // asked for (202, and the text fails to go out: SAM local reaches no SNS). Sign-up is
+        // closed by default: both of its paths are 404.
+        ("reset-password", 400),
+        ("forgot-password", 202),
+        ("signup", 404),
+        ("verify-signup", 404),
         ("docs", 200),
         ("console", 200),
         ("list-users", 200),

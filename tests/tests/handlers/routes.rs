@@ -34,7 +34,7 @@ fn template_router_and_openapi_document_serve_the_same_routes() {
     );
 
     // Every route of the contract, once.
-    assert_eq!(watch.len(), 28);
+    assert_eq!(watch.len(), 32);
     let mut unique = watch.clone();
     unique.dedup();
     assert_eq!(unique, watch);

@@ -15,6 +15,7 @@ use crate::mfa::{
     RecoveryCodes,
 };
 use crate::sessions::{RefreshRequest, SessionGrant, SessionList, SessionView};
+use crate::sms::{ForgotRequest, ResetRequest, SignupRequest, VerifyRequest};
 use crate::users::credentials::{LoginOutcome, LoginRequest};
 use crate::users::validation::{NewUser, PasswordChange, ProfilePatch, UserPatch};
 use crate::users::User;
@@ -28,6 +29,7 @@ mod key_paths;
 mod mfa_paths;
 mod schemas;
 mod session_paths;
+mod sms_paths;
 #[cfg(test)]
 mod tests;
 mod user_paths;
@@ -68,6 +70,8 @@ impl Modify for BearerAuth {
         user_paths::update_user, user_paths::delete_user, user_paths::list_audit,
         mfa_paths::login_mfa, mfa_paths::enrol_totp, mfa_paths::confirm_totp,
         mfa_paths::disable_totp, mfa_paths::renew_recovery_codes, mfa_paths::reset_user_mfa,
+        sms_paths::forgot_password, sms_paths::reset_password, sms_paths::signup,
+        sms_paths::verify_signup,
         key_paths::openid_configuration, key_paths::jwks
     ),
     components(schemas(
@@ -76,6 +80,7 @@ impl Modify for BearerAuth {
         ProfilePatch, AuditEvent, AuditPage, AuditAction, AuditDetail, LoginFailureReason,
         LogoutScope, UserField, UserSort, LoginOutcome, MfaChallenge, MfaLoginRequest,
         EnrolRequest, Enrolment, ConfirmRequest, ProofRequest, RecoveryCodes,
+        ForgotRequest, ResetRequest, SignupRequest, VerifyRequest,
         Discovery, Jwks, Jwk
     )),
     modifiers(&BearerAuth),
@@ -84,6 +89,7 @@ impl Modify for BearerAuth {
          (name = "users", description = "User records"),
          (name = "audit", description = "Who did what, when and from where"),
          (name = "mfa", description = "The second factor (TOTP): turn it on and off, recovery codes"),
+         (name = "sms", description = "A code sent by SMS: account recovery, and sign-up when it is open"),
          (name = "keys", description = "What verifies access tokens with the public keys alone"))
 )]
 pub struct ApiDoc;
