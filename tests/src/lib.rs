@@ -12,6 +12,7 @@ pub mod moto;
 pub mod round_trips;
 pub mod routes;
 pub mod serve;
+pub mod texts;
 pub mod tls;
 
 pub use app::{
