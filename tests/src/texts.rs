@@ -37,5 +37,9 @@ pub fn code_in(body: &str) -> String {
 /// The code of the last text sent to `cellnumber`.
 pub fn last_code(outbox: &Path, cellnumber: &str) -> String {
     let texts = texts_to(outbox, cellnumber);
-    code_in(texts.last().unwrap_or_else(|| panic!("no text to {cellnumber}")))
+    code_in(
+        texts
+            .last()
+            .unwrap_or_else(|| panic!("no text to {cellnumber}")),
+    )
 }

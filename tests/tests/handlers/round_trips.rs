@@ -14,12 +14,19 @@ struct Counted {
 }
 
 async fn counted() -> Counted {
+    counted_with(&[]).await
+}
+
+/// [`counted`], the counted app configured with `extra` too.
+async fn counted_with(extra: &[(&'static str, &str)]) -> Counted {
     let fixture = fixture().await;
     let server = api_tests::server_url();
     let upstream = server.rsplit('@').next().unwrap().to_owned();
     let proxy = RoundTripProxy::start(upstream).await;
     let url = format!("mysql://root@127.0.0.1:{}/{}", proxy.port, fixture.db.name);
-    let app = test_app_with(&fixture.db, &[("DATABASE_URL", &url)]);
+    let mut overrides = extra.to_vec();
+    overrides.push(("DATABASE_URL", &url));
+    let app = test_app_with(&fixture.db, &overrides);
     Counted {
         fixture,
         app,
@@ -395,5 +402,78 @@ async fn sessions_cost_what_me_costs_or_one_more() {
     assert_eq!(
         revoked, 2,
         "DELETE /api/users/{{id}}/sessions: token check with the user, the update"
+    );
+}
+
+#[tokio::test]
+async fn recovery_by_sms_costs_the_same_for_every_number_and_a_bounded_reset() {
+    let outbox = std::env::temp_dir().join(format!(
+        "users-api-outbox-round-trips-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&outbox);
+    let c = counted_with(&[
+        (
+            "MFA_KEYS",
+            "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ),
+        ("SMS_OUTBOX", outbox.to_str().unwrap()),
+        ("SMS_RESEND_SECONDS", "0"),
+        ("SMS_MAX_PER_NUMBER_PER_DAY", "100"),
+    ])
+    .await;
+    let forgot = |cellnumber: &'static str| {
+        let app = &c.app;
+        async move {
+            let body = json!({ "cellnumber": cellnumber });
+            call!(
+                forgot_password,
+                app,
+                Event::v2("forgot-password").json_body(&body)
+            )
+        }
+    };
+    let known = c.round_trips(|| forgot("+15550000002")).await;
+    let unknown = c.round_trips(|| forgot("+15559999999")).await;
+    assert_eq!(
+        (known, unknown),
+        (2, 2),
+        "POST /api/users/password/forgot, known or not: the limits counted, the text claimed, \
+         the code stored and its event in one transaction; the clean-up of stale rows"
+    );
+
+    let reset = |code: String| {
+        let app = &c.app;
+        async move {
+            let body = json!({
+                "cellnumber": "+15550000002", "code": code, "newPassword": "user-password-2"
+            });
+            call!(
+                reset_password,
+                app,
+                Event::v2("reset-password").json_body(&body)
+            )
+        }
+    };
+    let wrong = c.round_trips(|| reset("000000".to_owned())).await;
+    assert_eq!(
+        wrong, 1,
+        "a wrong code: the try taken with the code read, in one transaction"
+    );
+    let right = c
+        .round_trips(|| async {
+            assert_eq!(forgot("+15550000002").await.status, 202);
+            let code = api_tests::texts::last_code(&outbox, "+15550000002");
+            settle().await;
+            c.proxy.reset();
+            let answer = reset(code).await;
+            assert_eq!(answer.status, 204, "{}", answer.body);
+            answer
+        })
+        .await;
+    assert_eq!(
+        right, 8,
+        "the right code: the try taken with the code read; then begin, the password, the code \
+         spent, the sessions ended, the failed logins cleared, the event, commit"
     );
 }

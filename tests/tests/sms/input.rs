@@ -24,7 +24,8 @@ async fn hostile_bodies_are_4xx_and_change_nothing() {
     let events_before = sms.events().await.len();
 
     let huge = json!({ "cellnumber": USER_CELL, "padding": "x".repeat(70 * 1024) }).to_string();
-    let good_reset = json!({ "cellnumber": USER_CELL, "code": code, "newPassword": "hostile-pass-1" });
+    let good_reset =
+        json!({ "cellnumber": USER_CELL, "code": code, "newPassword": "hostile-pass-1" });
     let with = |field: &str, value: Value| {
         let mut body = good_reset.clone();
         body[field] = value;

@@ -18,7 +18,9 @@ async fn a_hundred_parallel_wrong_codes_check_at_most_the_attempts_and_kill_the_
         let wrong = wrong.clone();
         tasks.push(tokio::spawn(async move {
             let app = own.as_ref().unwrap_or(shared);
-            reset(app, USER_CELL, &wrong, "guessed-password-1").await.status
+            reset(app, USER_CELL, &wrong, "guessed-password-1")
+                .await
+                .status
         }));
     }
     for task in tasks {
@@ -58,10 +60,7 @@ async fn thirty_forgot_requests_for_one_number_send_at_most_the_daily_cap() {
         5,
         "SMS_MAX_PER_NUMBER_PER_DAY texts, no more"
     );
-    assert_eq!(
-        sms.count("SELECT day_texts FROM sms_number_count").await,
-        5
-    );
+    assert_eq!(sms.count("SELECT day_texts FROM sms_number_count").await, 5);
     let sent = sms
         .count(
             "SELECT COUNT(*) FROM audit_event WHERE action = 'password.reset.requested' \

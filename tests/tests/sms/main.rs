@@ -49,10 +49,7 @@ impl Sms {
         outbox: &'a std::path::Path,
         extra: &[(&'static str, &'a str)],
     ) -> Vec<(&'static str, &'a str)> {
-        let mut all = vec![
-            ("MFA_KEYS", KEYS),
-            ("SMS_OUTBOX", outbox.to_str().unwrap()),
-        ];
+        let mut all = vec![("MFA_KEYS", KEYS), ("SMS_OUTBOX", outbox.to_str().unwrap())];
         all.extend_from_slice(extra);
         all
     }
@@ -91,7 +88,12 @@ impl Sms {
             .unwrap();
         rows.into_iter()
             .map(|(action, actor, target, detail)| {
-                (action, actor, target, serde_json::from_str(&detail).unwrap())
+                (
+                    action,
+                    actor,
+                    target,
+                    serde_json::from_str(&detail).unwrap(),
+                )
             })
             .collect()
     }

@@ -24,7 +24,9 @@ async fn a_full_recovery_ends_the_old_sessions_and_the_new_password_signs_in() {
     assert_eq!(sms.count("SELECT COUNT(*) FROM sms_code").await, 1);
 
     // A bad new password changes nothing and takes no try.
-    reset(app, USER_CELL, &code, "short").await.assert_error(422);
+    reset(app, USER_CELL, &code, "short")
+        .await
+        .assert_error(422);
     assert_eq!(sms.count("SELECT attempts FROM sms_code").await, 0);
     let answer = reset(app, USER_CELL, &code, "a-brand-new-password").await;
     assert_eq!(answer.status, 204, "{}", answer.body);
@@ -71,7 +73,12 @@ async fn a_full_recovery_ends_the_old_sessions_and_the_new_password_signs_in() {
                 Some(sms.user_id),
                 json!({ "sent": true })
             ),
-            ("password.reset".to_owned(), None, Some(sms.user_id), json!({})),
+            (
+                "password.reset".to_owned(),
+                None,
+                Some(sms.user_id),
+                json!({})
+            ),
         ]
     );
 }
@@ -135,13 +142,13 @@ async fn expired_replaced_and_disabled_codes_are_refused() {
     let first = sms.last_code(USER_CELL);
     assert_accepted(&forgot(app, USER_CELL).await);
     let second = sms.last_code(USER_CELL);
-    assert_ne!(first, second, "two codes in a row were equal (1 in a million)");
+    assert_ne!(
+        first, second,
+        "two codes in a row were equal (1 in a million)"
+    );
     let refused = reset(app, USER_CELL, &first, "replaced-password").await;
     refused.assert_error(400);
-    assert_eq!(
-        refused.body,
-        json!({ "detail": "Invalid or expired code" })
-    );
+    assert_eq!(refused.body, json!({ "detail": "Invalid or expired code" }));
 
     // Expired: the row's expiry moved into the past.
     sms.run("UPDATE sms_code SET expires = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
@@ -215,4 +222,60 @@ async fn without_mfa_keys_the_sms_routes_fail_closed() {
         .await
         .assert_error(503);
     assert!(api_tests::texts::texts_to(&outbox, USER_CELL).is_empty());
+}
+
+/// Lets the pool take back the connection the last request dropped (it does so on its own task).
+async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+}
+
+#[tokio::test]
+async fn every_kind_of_number_costs_the_same_round_trips() {
+    let extra = [
+        ("SMS_RESEND_SECONDS", "0"),
+        ("SMS_MAX_PER_NUMBER_PER_DAY", "100"),
+        ("SMS_MAX_PER_ADDRESS_PER_HOUR", "1000"),
+    ];
+    let sms = Sms::new(&extra).await;
+    insert_user(&sms.app, 2, "+15550000077", "disabled-password").await;
+    sms.run("UPDATE users SET is_active = FALSE WHERE cellnumber = '+15550000077'")
+        .await;
+    // A number that has had its texts of the day.
+    insert_user(&sms.app, 2, "+15550000088", "held-back-password").await;
+    sms.run(
+        "INSERT INTO sms_number_count (cellnumber, last_sent, day_start, day_texts) \
+         VALUES ('+15550000088', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), 100)",
+    )
+    .await;
+    let server = api_tests::server_url();
+    let upstream = server.rsplit('@').next().unwrap().to_owned();
+    let proxy = api_tests::round_trips::RoundTripProxy::start(upstream).await;
+    let url = format!("mysql://root@127.0.0.1:{}/{}", proxy.port, sms.db.name);
+    let counted = sms.another_app(&[extra.as_slice(), &[("DATABASE_URL", &url)]].concat());
+
+    // The first request opens the connection, as the first of a warm instance did long ago.
+    assert_accepted(&forgot(&counted, USER_CELL).await);
+    let mut answers = Vec::new();
+    for cellnumber in [USER_CELL, "+15559999999", "+15550000077", "+15550000088"] {
+        settle().await;
+        proxy.reset();
+        let answer = forgot(&counted, cellnumber).await;
+        answers.push((cellnumber, proxy.round_trips(), answer));
+    }
+    assert_eq!(
+        sms.texts_to(USER_CELL).len(),
+        2,
+        "the known number got its texts"
+    );
+    let (_, known_trips, known) = &answers[0];
+    for (cellnumber, trips, answer) in &answers {
+        assert_eq!(answer.status, known.status, "{cellnumber}");
+        assert_eq!(answer.headers, known.headers, "{cellnumber}");
+        assert_eq!(answer.body, known.body, "{cellnumber}");
+        assert_eq!(trips, known_trips, "{cellnumber}");
+    }
+    assert_eq!(
+        *known_trips, 2,
+        "the counted request in one transaction, then the clean-up"
+    );
 }

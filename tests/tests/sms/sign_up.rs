@@ -85,12 +85,7 @@ async fn a_free_number_signs_up_with_its_code_and_is_signed_in() {
         .collect();
     assert_eq!(
         events,
-        [(
-            "signup.completed".to_owned(),
-            Some(id),
-            Some(id),
-            json!({})
-        )]
+        [("signup.completed".to_owned(), Some(id), Some(id), json!({}))]
     );
 }
 
@@ -107,7 +102,11 @@ async fn a_taken_number_is_told_so_by_text_and_nothing_is_created() {
     let texts = sms.texts_to(USER_CELL);
     assert_eq!(texts.len(), 1);
     assert!(texts[0].contains("already has an account"), "{}", texts[0]);
-    assert!(!texts[0].chars().any(|c| c.is_ascii_digit()), "{}", texts[0]);
+    assert!(
+        !texts[0].chars().any(|c| c.is_ascii_digit()),
+        "{}",
+        texts[0]
+    );
     assert_eq!(
         sms.count("SELECT COUNT(*) FROM sms_code WHERE cellnumber <> '+15550000003'")
             .await,
@@ -149,15 +148,11 @@ async fn a_number_or_address_taken_meanwhile_is_409_and_old_codes_die() {
     body["email"] = json!("second@example.com");
     assert_signup_accepted(&signup(app, &body).await);
     let second = sms.last_code("+15550000005");
-    verify(app, "+15550000005", &first)
-        .await
-        .assert_error(400);
+    verify(app, "+15550000005", &first).await.assert_error(400);
     // Expired.
     sms.run("UPDATE sms_code SET expires = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND")
         .await;
-    verify(app, "+15550000005", &second)
-        .await
-        .assert_error(400);
+    verify(app, "+15550000005", &second).await.assert_error(400);
     assert_signup_accepted(&signup(app, &body).await);
     let third = sms.last_code("+15550000005");
     let created = verify(app, "+15550000005", &third).await;
@@ -178,4 +173,38 @@ async fn sign_up_and_recovery_share_the_limits_of_texts() {
     assert!(refused.header("retry-after").is_some());
     signup(&sms.app, &grace()).await.assert_error(429);
     assert_eq!(sms.texts_to(FREE_CELL).len(), 1);
+}
+
+#[tokio::test]
+async fn sign_up_and_its_verification_cost_a_bounded_number_of_round_trips() {
+    let extra = [("SIGNUP", "open"), ("SMS_RESEND_SECONDS", "0")];
+    let sms = Sms::new(&extra).await;
+    let server = api_tests::server_url();
+    let upstream = server.rsplit('@').next().unwrap().to_owned();
+    let proxy = api_tests::round_trips::RoundTripProxy::start(upstream).await;
+    let url = format!("mysql://root@127.0.0.1:{}/{}", proxy.port, sms.db.name);
+    let counted = sms.another_app(&[extra.as_slice(), &[("DATABASE_URL", &url)]].concat());
+    // A first sign-up and verification open the connection and prepare its statements.
+    let mut trips = Vec::new();
+    for cellnumber in ["+15550000031", "+15550000032"] {
+        let mut body = grace();
+        body["cellnumber"] = json!(cellnumber);
+        body["email"] = json!(null);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        proxy.reset();
+        assert_signup_accepted(&signup(&counted, &body).await);
+        let asked = proxy.round_trips();
+        let code = sms.last_code(cellnumber);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        proxy.reset();
+        assert_eq!(verify(&counted, cellnumber, &code).await.status, 201);
+        trips.push((asked, proxy.round_trips()));
+    }
+    assert_eq!(
+        trips[1],
+        (2, 7),
+        "sign-up: the counted request with the pending user, the clean-up; verification: the \
+         try taken with the code read, then begin, the user, the code spent, the event, commit, \
+         and the session batch"
+    );
 }
