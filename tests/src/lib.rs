@@ -1,7 +1,8 @@
 //! Test support, by purpose: a fresh database per test ([`databases`]), apps configured for tests
 //! ([`app`]), real API Gateway events and the answers read back ([`events`]), users and signed-in
-//! fixtures ([`fixtures`]), the routes each place declares ([`routes`]); and the heavier machinery
-//! some binaries need: private MariaDB servers, moto, the served API, round-trip counting, TLS.
+//! fixtures ([`fixtures`]), the routes each place declares ([`routes`]), the texts an app sent to
+//! its outbox file ([`texts`]); and the heavier machinery some binaries need: private MariaDB
+//! servers, moto, the served API, round-trip counting, TLS.
 
 pub mod app;
 pub mod databases;
