@@ -135,6 +135,36 @@ async fn the_application_user_may_read_and_write_rows_and_nothing_else() {
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     drop(app);
 
+    // Recovery by SMS too: the grants cover the tables of codes and SMS counters.
+    let outbox = api_tests::texts::outbox_for(&db);
+    let app = api_tests::app_with(
+        &url,
+        &[
+            (
+                "MFA_KEYS",
+                "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+            ),
+            ("SMS_OUTBOX", outbox.to_str().unwrap()),
+        ],
+    );
+    let body = json!({ "cellnumber": "+15550000001" });
+    let asked = api_tests::call!(
+        forgot_password,
+        &app,
+        api_tests::Event::v2("forgot-password").json_body(&body)
+    );
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let code = api_tests::texts::last_code(&outbox, "+15550000001");
+    let body =
+        json!({ "cellnumber": "+15550000001", "code": code, "newPassword": "admin-password-2" });
+    let reset = api_tests::call!(
+        reset_password,
+        &app,
+        api_tests::Event::v2("reset-password").json_body(&body)
+    );
+    assert_eq!(reset.status, 204, "{}", reset.body);
+    drop(app);
+
     // Broader rights granted by hand and a password changed in the secret: the next run puts
     // both right.
     let root = test_app(&db);
