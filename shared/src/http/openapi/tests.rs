@@ -131,7 +131,7 @@ fn response_bodies_have_every_field_and_no_other() {
 
 /// The statuses each operation answers, read off its handler and the shared code it calls
 /// (`ApiError::status` of every error on its path): the document must declare exactly these.
-const STATUSES: [(&str, &[u16]); 23] = [
+const STATUSES: [(&str, &[u16]); 27] = [
     (
         "post /api/users/login",
         &[200, 401, 403, 413, 415, 422, 429, 503],
@@ -195,6 +195,22 @@ const STATUSES: [(&str, &[u16]); 23] = [
         "delete /api/users/{id}/mfa",
         &[204, 401, 403, 404, 422, 503],
     ),
+    (
+        "post /api/users/password/forgot",
+        &[202, 413, 415, 422, 429, 503],
+    ),
+    (
+        "post /api/users/password/reset",
+        &[204, 400, 413, 415, 422, 503],
+    ),
+    (
+        "post /api/users/signup",
+        &[202, 404, 413, 415, 422, 429, 503],
+    ),
+    (
+        "post /api/users/signup/verify",
+        &[201, 400, 404, 409, 413, 415, 422, 503],
+    ),
     ("get /.well-known/openid-configuration", &[200]),
     ("get /.well-known/jwks.json", &[200]),
 ];
@@ -236,6 +252,10 @@ fn every_operation_has_a_summary_and_says_how_it_authenticates() {
                 "/api/users/login",
                 "/api/users/login/mfa",
                 "/api/users/token/refresh",
+                "/api/users/password/forgot",
+                "/api/users/password/reset",
+                "/api/users/signup",
+                "/api/users/signup/verify",
                 "/.well-known/openid-configuration",
                 "/.well-known/jwks.json",
             ]
