@@ -1,7 +1,8 @@
 //! Test support, by purpose: a fresh database per test ([`databases`]), apps configured for tests
 //! ([`app`]), real API Gateway events and the answers read back ([`events`]), users and signed-in
-//! fixtures ([`fixtures`]), the routes each place declares ([`routes`]); and the heavier machinery
-//! some binaries need: private MariaDB servers, moto, the served API, round-trip counting, TLS.
+//! fixtures ([`fixtures`]), the routes each place declares ([`routes`]), tokens made by hand
+//! ([`tokens`]); and the heavier machinery some binaries need: private MariaDB servers, moto, the
+//! served API, round-trip counting, TLS.
 
 pub mod app;
 pub mod databases;
@@ -13,9 +14,11 @@ pub mod round_trips;
 pub mod routes;
 pub mod serve;
 pub mod tls;
+pub mod tokens;
 
 pub use app::{
-    app_for_url, app_with, db_proxy, test_app, test_app_with, test_env, test_env_for, TEST_SECRET,
+    app_for_url, app_with, db_proxy, signing_key_fragment, test_app, test_app_with, test_env,
+    test_env_for, test_signing_key, HS256_DEPLOYMENT, TEST_SECRET,
 };
 pub use databases::{run_prefix, server_url, TestDb};
 pub use events::{Answer, Event};
