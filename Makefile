@@ -100,11 +100,12 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_DIR := $(or $(CARGO_TARGET_DIR),target)/lambda
 
 .PHONY: lint
-lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint lint-openapi ## check template.yaml (cfn-lint, sam validate --lint, the fallback route and CORS) and the OpenAPI document
+lint: $(VENV)/bin/sam $(VENV)/bin/cfn-lint lint-openapi ## check template.yaml (cfn-lint, sam validate --lint, the fallback route, CORS, the JWT authorizer), the OpenAPI document and the direction of shared/src's module dependencies
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) sam validate --lint
 	AWS_DEFAULT_REGION=$(AWS_REGION_FOR_LINT) $(VENV)/bin/python3 scripts/check-template template.yaml
 	scripts/watch-router --check
+	scripts/module-deps
 
 .PHONY: routes
 routes: ## write the router of make serve (Cargo.toml) from the routes of template.yaml

@@ -45,11 +45,9 @@ fn row(report: &mut String, what: &str, rs: &Stats, hs: &Stats) {
 /// The markdown section.
 pub async fn tokens_section(n: usize) -> String {
     let db = TestDb::new().await;
-    let hs = test_app_with(&db, &[]);
-    let rs = test_app_with(
-        &db,
-        &[("SIGNING_KEY", &api_tests::tls::rsa_private_key_pem())],
-    );
+    let hs = test_app_with(&db, &api_tests::HS256_DEPLOYMENT);
+    // The test apps' own SIGNING_KEY (RSA-2048).
+    let rs = test_app_with(&db, &[]);
     insert_user(&hs, 2, CELL, PASS).await;
     let apps = [&rs, &hs];
     let grants = [login(&rs, CELL, PASS).await, login(&hs, CELL, PASS).await];

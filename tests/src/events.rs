@@ -4,7 +4,7 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
 
-use crate::TEST_SECRET;
+use crate::{signing_key_fragment, TEST_SECRET};
 
 /// One API Gateway event, built from a fixture and then adjusted.
 pub struct Event {
@@ -216,7 +216,7 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Every error has a JSON `detail` and none shows SQL, a stack trace or the secret.
+    /// Every error has a JSON `detail` and none shows SQL, a stack trace or a key.
     pub fn assert_error(&self, status: u16) -> &Self {
         assert_eq!(self.status, status, "body: {}", self.body);
         assert!(
@@ -225,7 +225,16 @@ impl Answer {
             self.body
         );
         let text = self.body.to_string();
-        for leak in ["SELECT", "INSERT", "panicked", "mysql", TEST_SECRET, "$2b$"] {
+        let key = signing_key_fragment();
+        for leak in [
+            "SELECT",
+            "INSERT",
+            "panicked",
+            "mysql",
+            TEST_SECRET,
+            key,
+            "$2b$",
+        ] {
             assert!(!text.contains(leak), "{leak} leaked in {text}");
         }
         if status == 401 {

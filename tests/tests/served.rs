@@ -334,6 +334,7 @@ fn the_whole_contract_over_http_under_cargo_lambda_watch() {
     }
     for secret in [
         api_tests::TEST_SECRET,
+        api_tests::signing_key_fragment(),
         "admin-password-1",
         "ada-password-1",
         "ada-password-2",

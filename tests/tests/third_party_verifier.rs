@@ -25,6 +25,7 @@ fn pyjwt(discovery_url: &str, token: &str) -> (bool, String) {
 
 fn served_with_key(db: &TestDb, key: &str) -> Served {
     let mut env = test_env(db);
+    env.retain(|(name, _)| *name != "SIGNING_KEY");
     env.push(("SIGNING_KEY", key.to_owned()));
     Served::start(&env)
 }
@@ -39,7 +40,8 @@ fn pyjwt_verifies_a_token_from_the_discovery_url_alone_and_refuses_it_when_its_k
     let app = test_app(&db);
     let user_id = runtime.block_on(insert_user(&app, 2, "+15550002001", "user-password-1"));
 
-    let server = served_with_key(&db, &api_tests::tls::rsa_private_key_pem());
+    // Signing with the suite's key (test_env's SIGNING_KEY).
+    let server = Served::start(&test_env(&db));
     let grant = server.login("+15550002001", "user-password-1");
     assert_eq!(grant.status, 200, "{}\n{}", grant.body, server.logs());
     let token = grant.body["token"].as_str().unwrap().to_owned();

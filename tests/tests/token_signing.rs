@@ -2,7 +2,8 @@
 //! verify with the published key alone, and a deployment moving from HS256 that signs no one out
 //! while refusing every HS256 token its records do not vouch for.
 
-use api_tests::{call, insert_user, login, test_app_with, Answer, Event, TestDb, TEST_SECRET};
+use api_tests::{call, insert_user, login, test_app, test_app_with, Answer, Event, TestDb};
+use api_tests::{HS256_DEPLOYMENT, TEST_SECRET};
 use base64::Engine;
 use serde_json::{json, Value};
 use shared::App;
@@ -64,8 +65,9 @@ async fn refresh(app: &App, refresh_token: &str) -> Answer {
 #[tokio::test]
 async fn tokens_are_rs256_and_verify_with_the_published_key_alone() {
     let db = TestDb::new().await;
-    let key = api_tests::tls::rsa_private_key_pem();
-    let app = test_app_with(&db, &[("SIGNING_KEY", &key)]);
+    // The suite's apps sign RS256 with this key.
+    let key = api_tests::test_signing_key();
+    let app = test_app(&db);
     insert_user(&app, 2, CELL, PASS).await;
 
     let grant = login(&app, CELL, PASS).await;
@@ -122,20 +124,11 @@ async fn tokens_are_rs256_and_verify_with_the_published_key_alone() {
     .expect("the published key verifies the token");
 
     // Another deployment's issuer or audience is not ours.
-    let elsewhere = test_app_with(
-        &db,
-        &[
-            ("SIGNING_KEY", &key),
-            ("TOKEN_ISSUER", "https://users.example.test"),
-        ],
-    );
+    let elsewhere = test_app_with(&db, &[("TOKEN_ISSUER", "https://users.example.test")]);
     me(&elsewhere, token).await.assert_error(401);
     let discovery = well_known(&elsewhere, "/.well-known/openid-configuration").await;
     assert_eq!(discovery.body["issuer"], "https://users.example.test");
-    let other_audience = test_app_with(
-        &db,
-        &[("SIGNING_KEY", &key), ("TOKEN_AUDIENCE", "another-api")],
-    );
+    let other_audience = test_app_with(&db, &[("TOKEN_AUDIENCE", "another-api")]);
     me(&other_audience, token).await.assert_error(401);
 
     // None, HS256 with the public key as its secret, and an unknown kid: all 401.
@@ -186,17 +179,15 @@ async fn tokens_are_rs256_and_verify_with_the_published_key_alone() {
 #[tokio::test]
 async fn moving_from_hs256_signs_no_one_out_and_old_tokens_end_with_their_expiry() {
     let db = TestDb::new().await;
-    let before = test_app_with(&db, &[]);
+    let before = test_app_with(&db, &HS256_DEPLOYMENT);
     insert_user(&before, 2, CELL, PASS).await;
     let old_grant = login(&before, CELL, PASS).await;
     assert_eq!(old_grant.status, 200);
     let old_token = old_grant.body["token"].as_str().unwrap().to_owned();
     assert_eq!(part(&old_token, 0)["alg"], "HS256", "the deployment before");
 
-    let after = test_app_with(
-        &db,
-        &[("SIGNING_KEY", &api_tests::tls::rsa_private_key_pem())],
-    );
+    // The suite's SIGNING_KEY, and the old key kept.
+    let after = test_app_with(&db, &[("SECRET_KEY", TEST_SECRET)]);
     // The old access token: accepted, with the old key, while its record lives.
     assert_eq!(me(&after, &old_token).await.status, 200);
     // The old refresh token: a new RS256 token, in the same session.

@@ -241,6 +241,7 @@ async fn no_event_holds_a_password_a_hash_or_a_token() {
         ADMIN_PASS.into(),
         USER_PASS.into(),
         TEST_SECRET.into(),
+        api_tests::signing_key_fragment().into(),
         f.admin.clone(),
         f.user.clone(),
     ];

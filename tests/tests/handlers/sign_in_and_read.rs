@@ -251,19 +251,13 @@ async fn missing_malformed_and_forged_tokens_get_401_with_a_bearer_challenge() {
             .unwrap(),
     );
     no_header.assert_error(401);
+    // The valid token's header and claims, signed with a key that is not the deployment's.
     let forged = {
-        let other = test_app_with_secret(&f);
-        other
-            .tokens
-            .issue(
-                f.user_id,
-                1,
-                "a-session-of-another-key",
-                chrono::Utc::now(),
-                chrono::Utc::now() + chrono::Duration::hours(1),
-            )
-            .unwrap()
-            .token
+        use api_tests::tokens::{rs256_signed_with, token_part};
+        let another =
+            shared::auth::signing_key::RsaKey::from_pem(&api_tests::tls::rsa_private_key_pem())
+                .unwrap();
+        rs256_signed_with(&another, &token_part(&valid, 0), &token_part(&valid, 1))
     };
     let mut tampered = valid.clone();
     tampered.insert(valid.len() / 2, 'x');
@@ -280,17 +274,6 @@ async fn missing_malformed_and_forged_tokens_get_401_with_a_bearer_challenge() {
     let basic = Event::v2("get-me").header("authorization", "Basic dXNlcjpwYXNz");
     Answer::from_response(get_me::handler(&f.app, basic.request()).await.unwrap())
         .assert_error(401);
-}
-
-fn test_app_with_secret(f: &api_tests::Fixture) -> App {
-    let url = f.app.config.database_url.expose().to_owned();
-    let config = shared::Config::from_lookup(|name| match name {
-        "DATABASE_URL" => Some(url.clone()),
-        "SECRET_KEY" => Some("a-completely-different-secret-key-of-enough-length".into()),
-        _ => None,
-    })
-    .unwrap();
-    App::new(config).unwrap()
 }
 
 #[tokio::test]
