@@ -17,6 +17,7 @@ mod in_process;
 mod machine;
 mod packages;
 mod password_hashing;
+mod recovery;
 mod report;
 mod requests;
 mod runtime_api;
@@ -29,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 const USAGE: &str = "\
-usage: users-bench [--quick] [--search | --burst | --tls | --tokens]
+usage: users-bench [--quick] [--search | --burst | --tls | --tokens | --recovery]
 
 Without a flag: every section, written to bench/results.md (make bench).
   --quick   a few iterations of each measurement, two functions' cold starts and no HTTP
@@ -39,6 +40,7 @@ Without a flag: every section, written to bench/results.md (make bench).
   --burst   only the burst of instances (release binaries of get-me and create-user)
   --tls     only the cold starts with TLS to the database (release binary of get-me)
   --tokens  only RS256 beside HS256: signing, verifying, /me, refresh and login in process
+  --recovery  only account recovery: forgot for a known and an unknown cellnumber, and reset
   --help    this text
 
 BENCH_PROFILE=debug starts the debug binaries instead of the release ones.";
@@ -51,6 +53,7 @@ enum Part {
     Burst,
     Tls,
     Tokens,
+    Recovery,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -76,10 +79,13 @@ fn parse_flags(flags: impl IntoIterator<Item = String>) -> Result<Option<Options
             "--burst" => Part::Burst,
             "--tls" => Part::Tls,
             "--tokens" => Part::Tokens,
+            "--recovery" => Part::Recovery,
             other => return Err(format!("unknown flag {other}")),
         };
         if options.part != Part::Everything {
-            return Err("one of --search, --burst, --tls and --tokens at a time".to_owned());
+            return Err(
+                "one of --search, --burst, --tls, --tokens and --recovery at a time".to_owned(),
+            );
         }
         options.part = part;
     }
@@ -142,6 +148,10 @@ async fn main() {
             tokens::tokens_section(if options.quick { 50 } else { 2000 }).await,
             None,
         ),
+        Part::Recovery => (
+            recovery::recovery_section(if options.quick { 20 } else { 400 }).await,
+            None,
+        ),
     };
     println!("{report}");
     // A quick run checks the harness: its figures would only overwrite real ones.
@@ -165,6 +175,7 @@ async fn everything() -> String {
     report::cold_starts(&mut out, &starts);
     report::tls(&mut out, &tls::measure(&binaries).await);
     out.push_str(&tokens::tokens_section(if quick() { 50 } else { 2000 }).await);
+    out.push_str(&recovery::recovery_section(if quick() { 20 } else { 400 }).await);
     out.push_str(&burst::burst_section(&binaries).await);
     if !quick() {
         report::http_load(&mut out, &http_load::measure(&f).await);
@@ -197,6 +208,7 @@ mod tests {
         assert_eq!(parse(&["--search", "--quick"]), options(Part::Search, true));
         assert_eq!(parse(&["--burst"]), options(Part::Burst, false));
         assert_eq!(parse(&["--quick", "--tls"]), options(Part::Tls, true));
+        assert_eq!(parse(&["--recovery"]), options(Part::Recovery, false));
         assert_eq!(parse(&["--help"]), Ok(None));
     }
 
