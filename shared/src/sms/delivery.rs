@@ -193,18 +193,22 @@ impl TextSender for NoSender {
 /// filters on `sms_outcome` ("sent" or "failed") count them, and the alarms watch the counts.
 /// The line names the sender (`sms_sender`), the number's country calling code only
 /// (`sms_country`), and on failure the kind (`sms_error`) and the error (never the body).
-pub struct Logged<S> {
+pub struct Logged {
     sender_name: &'static str,
-    inner: S,
+    /// Boxed, not generic: one copy of the logging code for every sender.
+    inner: Box<dyn TextSender>,
 }
 
-impl<S: TextSender> Logged<S> {
-    pub fn new(sender_name: &'static str, inner: S) -> Self {
-        Self { sender_name, inner }
+impl Logged {
+    pub fn new(sender_name: &'static str, inner: impl TextSender + 'static) -> Self {
+        Self {
+            sender_name,
+            inner: Box::new(inner),
+        }
     }
 }
 
-impl<S: TextSender> TextSender for Logged<S> {
+impl TextSender for Logged {
     fn send<'a>(&'a self, text: &'a Text) -> Sending<'a> {
         Box::pin(async move {
             let started = Instant::now();

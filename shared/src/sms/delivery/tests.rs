@@ -73,7 +73,7 @@ impl std::io::Write for Captured {
 /// Sends one text through `sender` wrapped in [`Logged`], and answers the outcome and the JSON
 /// log lines it wrote (as Lambda's JSON log format would carry them).
 async fn logged_send(
-    sender: impl TextSender,
+    sender: impl TextSender + 'static,
     name: &'static str,
 ) -> (Result<(), DeliveryError>, Vec<serde_json::Value>, String) {
     let captured = Captured::default();
