@@ -112,7 +112,7 @@ where
         SdkError::DispatchFailure(failure) => SnsError::Unreachable(
             failure
                 .as_connector_error()
-                .map(|connector| aws_sdk_sns::error::DisplayErrorContext(connector).to_string())
+                .map(|connector| error_chain(connector))
                 .unwrap_or_else(|| "dispatch failure".to_owned()),
         ),
         SdkError::ServiceError(context) => {
@@ -126,6 +126,17 @@ where
         SdkError::ResponseError(_) => SnsError::Response { request_id },
         _ => SnsError::Request,
     }
+}
+
+/// `io error: Connection refused (os error 111)`: the error and its sources, on one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
 }
 
 fn is_throttling(code: &str) -> bool {

@@ -9,8 +9,8 @@ use settings::{SmsConfig, SmsSender};
 
 /// The sender of a function that sends texts, as the configuration names it, logged and counted
 /// ([`Logged`]); created once per cold start by `http::run_sending_texts`. It names the SNS
-/// client: every other function's `App` gets [`sender_without_sns`], so the client (about
-/// 1 MB of code) is linked into the functions that send texts alone.
+/// client: every other function's `App` gets [`sender_without_sns`], so the client (0.2 MB
+/// of a stripped release binary) is linked into the functions that send texts alone.
 pub fn sender(config: &SmsConfig) -> Box<dyn TextSender> {
     match &config.sender {
         SmsSender::Sns => Box::new(Logged::new("sns", Sns::new())),
