@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), shared::http::Error> {
-    shared::http::run(signup::handler).await
+    shared::http::run_sending_texts(signup::handler).await
 }

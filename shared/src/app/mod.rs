@@ -26,7 +26,8 @@ pub struct App {
     pub tokens: TokenKeys,
     /// The keys of `MFA_KEYS` (checked when the configuration was read).
     pub sealing_keys: Option<SealingKeys>,
-    /// Where texts go (`SMS_SENDER`).
+    /// Where texts go (`SMS_SENDER`): the outbox, or with SNS nowhere unless the function was
+    /// started by `http::run_sending_texts` (the SNS client is linked into those alone).
     pub texts: Box<dyn crate::sms::delivery::TextSender>,
 }
 
@@ -170,7 +171,7 @@ impl App {
                 None => None,
             };
         Ok(Self {
-            texts: crate::sms::sender(&config.sms),
+            texts: crate::sms::sender_without_sns(&config.sms),
             sealing_keys,
             config,
             pool,

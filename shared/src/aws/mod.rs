@@ -1,4 +1,6 @@
-//! Amazon Web Services, knowing nothing of the API: the SDK's HTTP client and Secrets Manager.
+//! Amazon Web Services, knowing nothing of the API: the SDK's HTTP client, Secrets Manager and
+//! SNS (text messages).
 
 pub(crate) mod sdk_http;
 pub mod secrets_manager;
+pub mod sns;

@@ -1,13 +1,17 @@
 //! Where a text goes, behind one small trait: Amazon SNS in AWS, a local outbox file otherwise.
-//! A text that cannot be sent is the caller's to log and count; the answer to the client does
-//! not change.
+//! Every sender is wrapped in [`Logged`], which logs and counts each text (`sms_outcome`); the
+//! caller only decides what the client is told, and a text that did not go out changes nothing
+//! of that.
 
 use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Instant;
 
 use chrono::{SecondsFormat, Utc};
+
+use crate::aws::sns::SnsError;
 
 /// One text message to one E.164 number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +22,54 @@ pub struct Text {
 
 /// Why a text did not go out; never holds the text's body (it may hold a code).
 #[derive(Debug, thiserror::Error)]
-#[error("the text was not sent: {0}")]
-pub struct DeliveryError(pub String);
+#[error("the text was not sent ({}): {detail}", .kind.as_str())]
+pub struct DeliveryError {
+    pub kind: DeliveryFailure,
+    pub detail: String,
+}
+
+impl DeliveryError {
+    pub fn new(kind: DeliveryFailure, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What kind of failure it was: the `sms_error` field of the log line, what an operator looks
+/// at first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// The provider could not be reached (connection refused or reset, TLS, DNS).
+    Unreachable,
+    /// The provider did not answer in time.
+    Timeout,
+    /// The provider throttled the request (the account's SMS rate).
+    Throttled,
+    /// The provider refused the text: permissions, the number, the account's settings.
+    Refused,
+    /// The provider's answer could not be read, or the request could not be built.
+    Provider,
+    /// The outbox file could not be written.
+    Outbox,
+    /// This function was not started to send texts (see [`NoSender`]).
+    NoSender,
+}
+
+impl DeliveryFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreachable => "unreachable",
+            Self::Timeout => "timeout",
+            Self::Throttled => "throttled",
+            Self::Refused => "refused",
+            Self::Provider => "provider",
+            Self::Outbox => "outbox",
+            Self::NoSender => "no_sender",
+        }
+    }
+}
 
 pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
@@ -45,6 +95,8 @@ impl Outbox {
     }
 
     fn append(&self, text: &Text) -> Result<(), DeliveryError> {
+        let failed =
+            |error: std::io::Error| DeliveryError::new(DeliveryFailure::Outbox, error.to_string());
         let line = serde_json::json!({
             "to": text.to,
             "body": text.body,
@@ -60,17 +112,17 @@ impl Outbox {
             .parent()
             .filter(|folder| !folder.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(folder).map_err(|error| DeliveryError(error.to_string()))?;
+            std::fs::create_dir_all(folder).map_err(failed)?;
         }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
-            .map_err(|error| DeliveryError(error.to_string()))?;
+            .map_err(failed)?;
         // One write of the whole line, so that separate processes appending to the same file
         // (the local server runs several instances) do not interleave either.
         file.write_all(format!("{line}\n").as_bytes())
-            .map_err(|error| DeliveryError(error.to_string()))
+            .map_err(failed)
     }
 }
 
@@ -80,31 +132,137 @@ impl TextSender for Outbox {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Amazon SNS, one transactional SMS per text. The client is made on the first text and kept
+/// for the instance's life. Only the functions that send texts name this type (through
+/// `crate::sms::sender`), so the SNS client is linked into them alone.
+#[derive(Default)]
+pub struct Sns {
+    client: tokio::sync::OnceCell<aws_sdk_sns::Client>,
+}
 
-    #[tokio::test]
-    async fn the_outbox_appends_one_json_line_per_text() {
-        let folder = std::env::temp_dir().join(format!("outbox-{}", std::process::id()));
-        let path = folder.join("texts.jsonl");
-        let outbox = Outbox::new(&path);
-        for body in ["first 123456", "second 654321"] {
-            let text = Text {
-                to: "+15550000001".into(),
-                body: body.into(),
-            };
-            outbox.send(&text).await.unwrap();
-        }
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[1]["to"], "+15550000001");
-        assert_eq!(lines[1]["body"], "second 654321");
-        assert!(lines[1]["at"].as_str().unwrap().ends_with('Z'));
-        std::fs::remove_dir_all(folder).unwrap();
+impl Sns {
+    pub fn new() -> Self {
+        Self::default()
     }
 }
+
+impl TextSender for Sns {
+    fn send<'a>(&'a self, text: &'a Text) -> Sending<'a> {
+        Box::pin(async move {
+            let client = self
+                .client
+                .get_or_try_init(crate::aws::sns::client)
+                .await
+                .map_err(delivery_error)?;
+            crate::aws::sns::publish_sms(client, &text.to, &text.body)
+                .await
+                .map(drop)
+                .map_err(delivery_error)
+        })
+    }
+}
+
+fn delivery_error(error: SnsError) -> DeliveryError {
+    let kind = match &error {
+        SnsError::Timeout => DeliveryFailure::Timeout,
+        SnsError::Unreachable(_) | SnsError::Tls(_) => DeliveryFailure::Unreachable,
+        SnsError::Throttled { .. } => DeliveryFailure::Throttled,
+        SnsError::Refused { .. } => DeliveryFailure::Refused,
+        SnsError::Response { .. } | SnsError::Request => DeliveryFailure::Provider,
+    };
+    DeliveryError::new(kind, error.to_string())
+}
+
+/// The sender of a function that does not send texts, when texts go to SNS: it refuses every
+/// text. A function that sends is started with `crate::http::run_sending_texts`; one that was
+/// not shows up as failed sends (`sms_error = "no_sender"`), not as silence.
+pub struct NoSender;
+
+impl TextSender for NoSender {
+    fn send<'a>(&'a self, _text: &'a Text) -> Sending<'a> {
+        Box::pin(async {
+            Err(DeliveryError::new(
+                DeliveryFailure::NoSender,
+                "this function was not started with the SMS sender (http::run_sending_texts)",
+            ))
+        })
+    }
+}
+
+/// Any sender, with one log line per text, the one place texts are counted: CloudWatch metric
+/// filters on `sms_outcome` ("sent" or "failed") count them, and the alarms watch the counts.
+/// The line names the sender (`sms_sender`), the number's country calling code only
+/// (`sms_country`), and on failure the kind (`sms_error`) and the error (never the body).
+pub struct Logged {
+    sender_name: &'static str,
+    /// Boxed, not generic: one copy of the logging code for every sender.
+    inner: Box<dyn TextSender>,
+}
+
+impl Logged {
+    pub fn new(sender_name: &'static str, inner: impl TextSender + 'static) -> Self {
+        Self {
+            sender_name,
+            inner: Box::new(inner),
+        }
+    }
+}
+
+impl TextSender for Logged {
+    fn send<'a>(&'a self, text: &'a Text) -> Sending<'a> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let outcome = self.inner.send(text).await;
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let country = calling_code(&text.to);
+            match &outcome {
+                Ok(()) => tracing::info!(
+                    sms_outcome = "sent",
+                    sms_sender = self.sender_name,
+                    sms_country = country,
+                    elapsed_ms,
+                    "text sent"
+                ),
+                Err(error) => tracing::error!(
+                    sms_outcome = "failed",
+                    sms_sender = self.sender_name,
+                    sms_country = country,
+                    sms_error = error.kind.as_str(),
+                    error = %error.detail,
+                    elapsed_ms,
+                    "text not sent"
+                ),
+            }
+            outcome
+        })
+    }
+}
+
+/// The ITU country calling code an E.164 number starts with (`+44` of `+447700900123`), or
+/// `unknown`: enough to see which countries texts go to (SMS pumping targets a few), too little
+/// to tell whose number it was. Codes are prefix-free: 1 and 7 are one digit, the ones below
+/// two, every other three.
+fn calling_code(number: &str) -> &str {
+    const TWO_DIGIT: [&str; 44] = [
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    let Some(digits) = number.strip_prefix('+') else {
+        return "unknown";
+    };
+    if digits.len() < 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return "unknown";
+    }
+    let length = if digits.starts_with(['1', '7']) {
+        1
+    } else if TWO_DIGIT.contains(&&digits[..2]) {
+        2
+    } else {
+        3
+    };
+    &number[..=length]
+}
+
+#[cfg(test)]
+mod tests;
