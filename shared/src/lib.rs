@@ -1,8 +1,9 @@
 //! Everything the Lambda functions share, by concern. The modules depend on one another in one
-//! direction only, each on those after it in this order: `http`, `app`, `users`, `sessions`,
-//! `audit`, `auth`, then `paging`, `error`, `db`, `aws` and `secret`. So nothing imports `http`
-//! (the only `lambda_http` code), no two modules import each other, and `db` and `aws` know no
-//! table or rule of the API (docs/architecture.md).
+//! direction only, each on those after it in this order: `http`, `sms`, `users`, `mfa`,
+//! `sessions`, `audit`, `app`, `texts`, `auth`, then `paging`, `error`, `db`, `aws` and `secret`.
+//! So nothing imports `http` (the only `lambda_http` code), no two modules import each other, and
+//! `db`, `aws` and `texts` know no table or rule of the API (docs/architecture.md;
+//! `scripts/module-deps` checks it).
 
 /// What a function builds once per cold start: configuration, secrets, logging, the [`App`].
 pub mod app;
@@ -27,8 +28,10 @@ pub mod paging;
 pub mod secret;
 /// Sessions: grants, refresh-token rotation, every way a session ends.
 pub mod sessions;
-/// Texts to a cellnumber: recovery and sign-up by a one-time code, and where texts go.
+/// Recovery and sign-up by a one-time code sent by text, with the tries and the SMS bill bounded.
 pub mod sms;
+/// Where a text goes, knowing no rule of the API: Amazon SNS, or a local outbox file.
+pub mod texts;
 /// Users: the rules of creating, changing, finding and deleting them, login and passwords.
 pub mod users;
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use api_tests::moto::Moto;
-use shared::sms::delivery::{DeliveryFailure, Text};
+use shared::texts::{DeliveryFailure, Text};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -54,11 +54,8 @@ fn use_endpoint(endpoint: &str) {
 }
 
 /// What the sender of a function that sends texts does with one text, and how long it took.
-async fn send(
-    app: &shared::App,
-    to: &str,
-) -> (Result<(), shared::sms::delivery::DeliveryError>, Duration) {
-    let sender = shared::sms::sender(&app.config.sms);
+async fn send(app: &shared::App, to: &str) -> (Result<(), shared::texts::DeliveryError>, Duration) {
+    let sender = shared::texts::sender(&app.config.sms.sender);
     let started = Instant::now();
     let outcome = sender.send(&text(to)).await;
     (outcome, started.elapsed())

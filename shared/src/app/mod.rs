@@ -28,7 +28,7 @@ pub struct App {
     pub sealing_keys: Option<SealingKeys>,
     /// Where texts go (`SMS_SENDER`): the outbox, or with SNS nowhere unless the function was
     /// started by `http::run_sending_texts` (the SNS client is linked into those alone).
-    pub texts: Box<dyn crate::sms::delivery::TextSender>,
+    pub texts: Box<dyn crate::texts::TextSender>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +171,7 @@ impl App {
                 None => None,
             };
         Ok(Self {
-            texts: crate::sms::sender_without_sns(&config.sms),
+            texts: crate::texts::sender_without_sns(&config.sms.sender),
             sealing_keys,
             config,
             pool,

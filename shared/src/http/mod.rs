@@ -164,7 +164,7 @@ where
 }
 
 /// [`run`] for a function that sends texts: its [`App`] gets the sender `SMS_SENDER` names
-/// (`crate::sms::sender`), Amazon SNS in AWS. Only these functions link the SNS client.
+/// (`crate::texts::sender`), Amazon SNS in AWS. Only these functions link the SNS client.
 pub async fn run_sending_texts<H, F>(handler: H) -> Result<(), Error>
 where
     H: Fn(&'static App, Request) -> F,
@@ -172,7 +172,7 @@ where
 {
     run_app(
         |mut app| {
-            app.texts = crate::sms::sender(&app.config.sms);
+            app.texts = crate::texts::sender(&app.config.sms.sender);
             app
         },
         handler,

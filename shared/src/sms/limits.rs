@@ -7,8 +7,8 @@
 //!   number outside the allowed prefixes, or with no account to recover: 202 and no text, the
 //!   answer every other request gets.
 
+use crate::app::config::SmsConfig;
 use crate::error::ApiError;
-use crate::sms::settings::SmsConfig;
 
 /// Whether a text may go to `cellnumber`: it starts with one of the allowed E.164 prefixes (a
 /// number written without its `+` has no country to check, so it matches none), or no prefix is
@@ -84,7 +84,7 @@ pub fn verdict(counts: &Counts, config: &SmsConfig) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sms::settings::SmsSender;
+    use crate::texts::SmsSender;
     use std::time::Duration;
 
     fn config() -> SmsConfig {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::code::Purpose;
-use super::delivery::Text;
+use crate::texts::Text;
 use crate::App;
 
 /// What a request that sends nothing waits before this instance has timed a send.

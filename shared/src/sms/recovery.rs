@@ -20,7 +20,7 @@ use crate::auth::source_ip::SourceIp;
 use crate::auth::{password, throttle};
 use crate::error::{ApiError, Detail};
 use crate::sessions::{self, Ended};
-use crate::sms::delivery::Text;
+use crate::texts::Text;
 use crate::users::validation;
 use crate::App;
 

@@ -20,7 +20,7 @@ use crate::auth::source_ip::SourceIp;
 use crate::db::statements::{DbTx, Statements};
 use crate::error::{ApiError, Detail};
 use crate::sessions::{self, SessionGrant};
-use crate::sms::delivery::Text;
+use crate::texts::Text;
 use crate::users::validation;
 use crate::App;
 

@@ -5,11 +5,11 @@ mod requests;
 
 pub(super) use requests::{request_text, Pending, TextRequest};
 
+use crate::app::config::SmsConfig;
 use crate::db::batch::{self, Statement};
 use crate::db::statements::{DbConn, DbTx, Statements};
 use crate::error::ApiError;
 use crate::sms::code::Purpose;
-use crate::sms::settings::SmsConfig;
 
 /// Removes a bounded batch each of codes that expired and of counters whose window passed (and
 /// whose number could not be held back by them any more). Each statement is its own transaction.

@@ -8,6 +8,7 @@
 //! claimed by one conditional UPDATE of the number's row, which writes a random `claim` that the
 //! statements after it test to store the code (and count the text) only when this request took it.
 
+use crate::app::config::SmsConfig;
 use crate::audit::{self, Event, Parties, RowCondition};
 use crate::auth::source_ip::SourceIp;
 use crate::db::batch::{self, Answer, Statement};
@@ -16,7 +17,6 @@ use crate::db::Value;
 use crate::error::ApiError;
 use crate::sms::code::Purpose;
 use crate::sms::limits::Counts;
-use crate::sms::settings::SmsConfig;
 
 /// The user of the cellnumber, locked first, so every transaction of this module and the user
 /// writes take the user's row before the rows of texts (no lock-order deadlock with a reset).

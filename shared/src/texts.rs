@@ -13,6 +13,18 @@ use chrono::{SecondsFormat, Utc};
 
 use crate::aws::sns::SnsError;
 
+/// The outbox of the local server when `SMS_OUTBOX` is not set.
+pub const DEFAULT_OUTBOX: &str = "target/sms-outbox.jsonl";
+
+/// Where texts go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsSender {
+    /// Amazon SNS, as transactional texts (`SMS_SENDER=sns`).
+    Sns,
+    /// One JSON line per text appended to a file (`SMS_SENDER=outbox`, the default).
+    Outbox(PathBuf),
+}
+
 /// One text message to one E.164 number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text {
@@ -134,7 +146,7 @@ impl TextSender for Outbox {
 
 /// Amazon SNS, one transactional SMS per text. The client is made on the first text and kept
 /// for the instance's life. Only the functions that send texts name this type (through
-/// `crate::sms::sender`), so the SNS client is linked into them alone.
+/// `crate::texts::sender`), so the SNS client is linked into them alone.
 #[derive(Default)]
 pub struct Sns {
     client: tokio::sync::OnceCell<aws_sdk_sns::Client>,
@@ -262,6 +274,27 @@ fn calling_code(number: &str) -> &str {
         3
     };
     &number[..=length]
+}
+
+/// The sender of a function that sends texts, as the configuration names it, logged and counted
+/// ([`Logged`]); created once per cold start by `http::run_sending_texts`. It names the SNS
+/// client: every other function's `App` gets [`sender_without_sns`], so the client (0.2 MB
+/// of a stripped release binary) is linked into the functions that send texts alone.
+pub fn sender(to: &SmsSender) -> Box<dyn TextSender> {
+    match to {
+        SmsSender::Sns => Box::new(Logged::new("sns", Sns::new())),
+        SmsSender::Outbox(_) => sender_without_sns(to),
+    }
+}
+
+/// The sender every `App` starts with: the outbox when texts go there (locally, where any
+/// function may write it); with `SMS_SENDER=sns`, [`NoSender`], which fails every text loudly
+/// in a function that was not started to send them.
+pub fn sender_without_sns(to: &SmsSender) -> Box<dyn TextSender> {
+    match to {
+        SmsSender::Outbox(path) => Box::new(Logged::new("outbox", Outbox::new(path))),
+        SmsSender::Sns => Box::new(Logged::new("none", NoSender)),
+    }
 }
 
 #[cfg(test)]
