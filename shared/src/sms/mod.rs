@@ -14,16 +14,16 @@ use settings::{SmsConfig, SmsSender};
 pub fn sender(config: &SmsConfig) -> Box<dyn TextSender> {
     match &config.sender {
         SmsSender::Sns => Box::new(Logged::new("sns", Sns::new())),
-        SmsSender::Outbox(_) => sender_without_sns(config),
+        SmsSender::Outbox(path) => Box::new(Logged::new("outbox", Outbox::new(path))),
     }
 }
 
-/// The sender every `App` starts with: the outbox when texts go there (locally, where any
-/// function may write it); with `SMS_SENDER=sns`, [`NoSender`], which fails every text loudly
-/// in a function that was not started to send them.
+/// The sender every `App` starts with, for the functions that send no texts: the outbox when
+/// texts go there (local runs), and with `SMS_SENDER=sns` [`NoSender`], which fails and logs
+/// every text. Not wrapped in [`Logged`], which these functions would otherwise all link.
 pub fn sender_without_sns(config: &SmsConfig) -> Box<dyn TextSender> {
     match &config.sender {
-        SmsSender::Outbox(path) => Box::new(Logged::new("outbox", Outbox::new(path))),
-        SmsSender::Sns => Box::new(Logged::new("none", NoSender)),
+        SmsSender::Outbox(path) => Box::new(Outbox::new(path)),
+        SmsSender::Sns => Box::new(NoSender),
     }
 }
