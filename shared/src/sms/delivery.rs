@@ -252,25 +252,20 @@ impl TextSender for Logged {
 /// to tell whose number it was. Codes are prefix-free: 1 and 7 are one digit, the ones below
 /// two, every other three.
 fn calling_code(number: &str) -> &str {
-    const TWO_DIGIT: [&str; 44] = [
-        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
-        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
-        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    const TWO_DIGIT: [u8; 44] = [
+        20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55,
+        56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
     ];
-    let Some(digits) = number.strip_prefix('+') else {
-        return "unknown";
-    };
-    if digits.len() < 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let bytes = number.as_bytes();
+    if bytes.len() < 5 || bytes[0] != b'+' || !bytes[1..].iter().all(u8::is_ascii_digit) {
         return "unknown";
     }
-    let length = if digits.starts_with(['1', '7']) {
-        1
-    } else if TWO_DIGIT.contains(&&digits[..2]) {
-        2
-    } else {
-        3
+    let length = match bytes[1] {
+        b'1' | b'7' => 1,
+        first if TWO_DIGIT.contains(&((first - b'0') * 10 + (bytes[2] - b'0'))) => 2,
+        _ => 3,
     };
-    &number[..=length]
+    number.get(..=length).unwrap_or("unknown")
 }
 
 #[cfg(test)]
