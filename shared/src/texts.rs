@@ -187,12 +187,21 @@ fn delivery_error(error: SnsError) -> DeliveryError {
 
 /// The sender of a function that does not send texts, when texts go to SNS: it refuses every
 /// text. A function that sends is started with `crate::http::run_sending_texts`; one that was
-/// not shows up as failed sends (`sms_error = "no_sender"`), not as silence.
+/// not shows up as failed sends (`sms_error = "no_sender"`, logged here), not as silence.
 pub struct NoSender;
 
 impl TextSender for NoSender {
-    fn send<'a>(&'a self, _text: &'a Text) -> Sending<'a> {
-        Box::pin(async {
+    fn send<'a>(&'a self, text: &'a Text) -> Sending<'a> {
+        Box::pin(async move {
+            // Its own line, counted with the other failures: wrapped in Logged, it would link
+            // Logged into every function, 4 KB of zip each.
+            tracing::error!(
+                sms_outcome = "failed",
+                sms_sender = "none",
+                sms_country = calling_code(&text.to),
+                sms_error = DeliveryFailure::NoSender.as_str(),
+                "text not sent"
+            );
             Err(DeliveryError::new(
                 DeliveryFailure::NoSender,
                 "this function was not started with the SMS sender (http::run_sending_texts)",
@@ -255,25 +264,20 @@ impl TextSender for Logged {
 /// to tell whose number it was. Codes are prefix-free: 1 and 7 are one digit, the ones below
 /// two, every other three.
 fn calling_code(number: &str) -> &str {
-    const TWO_DIGIT: [&str; 44] = [
-        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
-        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
-        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    const TWO_DIGIT: [u8; 44] = [
+        20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55,
+        56, 57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
     ];
-    let Some(digits) = number.strip_prefix('+') else {
-        return "unknown";
-    };
-    if digits.len() < 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let bytes = number.as_bytes();
+    if bytes.len() < 5 || bytes[0] != b'+' || !bytes[1..].iter().all(u8::is_ascii_digit) {
         return "unknown";
     }
-    let length = if digits.starts_with(['1', '7']) {
-        1
-    } else if TWO_DIGIT.contains(&&digits[..2]) {
-        2
-    } else {
-        3
+    let length = match bytes[1] {
+        b'1' | b'7' => 1,
+        first if TWO_DIGIT.contains(&((first - b'0') * 10 + (bytes[2] - b'0'))) => 2,
+        _ => 3,
     };
-    &number[..=length]
+    number.get(..=length).unwrap_or("unknown")
 }
 
 /// The sender of a function that sends texts, as the configuration names it, logged and counted
@@ -283,17 +287,17 @@ fn calling_code(number: &str) -> &str {
 pub fn sender(to: &SmsSender) -> Box<dyn TextSender> {
     match to {
         SmsSender::Sns => Box::new(Logged::new("sns", Sns::new())),
-        SmsSender::Outbox(_) => sender_without_sns(to),
+        SmsSender::Outbox(path) => Box::new(Logged::new("outbox", Outbox::new(path))),
     }
 }
 
-/// The sender every `App` starts with: the outbox when texts go there (locally, where any
-/// function may write it); with `SMS_SENDER=sns`, [`NoSender`], which fails every text loudly
-/// in a function that was not started to send them.
+/// The sender every `App` starts with, for the functions that send no texts: the outbox when
+/// texts go there (local runs), and with `SMS_SENDER=sns` [`NoSender`], which fails and logs
+/// every text. Not wrapped in [`Logged`], which these functions would otherwise all link.
 pub fn sender_without_sns(to: &SmsSender) -> Box<dyn TextSender> {
     match to {
-        SmsSender::Outbox(path) => Box::new(Logged::new("outbox", Outbox::new(path))),
-        SmsSender::Sns => Box::new(Logged::new("none", NoSender)),
+        SmsSender::Outbox(path) => Box::new(Outbox::new(path)),
+        SmsSender::Sns => Box::new(NoSender),
     }
 }
 

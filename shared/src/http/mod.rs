@@ -160,34 +160,31 @@ where
     H: Fn(&'static App, Request) -> F,
     F: Future<Output = Result<Response<Body>, Error>> + Send,
 {
-    run_app(|app| app, handler).await
+    crate::app::logging::init();
+    let app: &'static App = match App::load().await {
+        Ok(app) => Box::leak(Box::new(app)),
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            return Err(error.into());
+        }
+    };
+    lambda_http::run(lambda_http::service_fn(move |event| handler(app, event))).await
 }
 
 /// [`run`] for a function that sends texts: its [`App`] gets the sender `SMS_SENDER` names
-/// (`crate::texts::sender`), Amazon SNS in AWS. Only these functions link the SNS client.
+/// (`crate::texts::sender`), Amazon SNS in AWS. Only these functions link the SNS client, and
+/// [`run`] stays as it was for every other function (its code, and so their size, unchanged).
 pub async fn run_sending_texts<H, F>(handler: H) -> Result<(), Error>
-where
-    H: Fn(&'static App, Request) -> F,
-    F: Future<Output = Result<Response<Body>, Error>> + Send,
-{
-    run_app(
-        |mut app| {
-            app.texts = crate::texts::sender(&app.config.sms.sender);
-            app
-        },
-        handler,
-    )
-    .await
-}
-
-async fn run_app<H, F>(finish: impl FnOnce(App) -> App, handler: H) -> Result<(), Error>
 where
     H: Fn(&'static App, Request) -> F,
     F: Future<Output = Result<Response<Body>, Error>> + Send,
 {
     crate::app::logging::init();
     let app: &'static App = match App::load().await {
-        Ok(app) => Box::leak(Box::new(finish(app))),
+        Ok(mut app) => {
+            app.texts = crate::texts::sender(&app.config.sms.sender);
+            Box::leak(Box::new(app))
+        }
         Err(error) => {
             tracing::error!(%error, "cannot start");
             return Err(error.into());

@@ -70,12 +70,11 @@ impl std::io::Write for Captured {
     }
 }
 
-/// Sends one text through `sender` wrapped in [`Logged`], and answers the outcome and the JSON
-/// log lines it wrote (as Lambda's JSON log format would carry them).
-async fn logged_send(
-    sender: impl TextSender + 'static,
-    name: &'static str,
-) -> (Result<(), DeliveryError>, Vec<serde_json::Value>, String) {
+/// What `sending` answers, and the JSON log lines it wrote (as Lambda's JSON log format would
+/// carry them), raw and parsed.
+async fn logged<T>(
+    sending: impl std::future::Future<Output = T>,
+) -> (T, Vec<serde_json::Value>, String) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -84,13 +83,22 @@ async fn logged_send(
         .flatten_event(true)
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
-    let outcome = Logged::new(name, sender).send(&text()).await;
+    let outcome = sending.await;
     let raw = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines = raw
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
     (outcome, lines, raw)
+}
+
+/// Sends one text through `sender` wrapped in [`Logged`].
+async fn logged_send(
+    sender: impl TextSender + 'static,
+    name: &'static str,
+) -> (Result<(), DeliveryError>, Vec<serde_json::Value>, String) {
+    let logged_sender = Logged::new(name, sender);
+    logged(logged_sender.send(&text())).await
 }
 
 #[tokio::test]
@@ -131,10 +139,18 @@ async fn a_failed_text_is_logged_with_the_kind_and_without_body_or_number() {
 
 #[tokio::test]
 async fn a_function_without_the_sms_sender_fails_every_text_loudly() {
-    let (outcome, lines, _) = logged_send(NoSender, "none").await;
+    let text = text();
+    let (outcome, lines, raw) = logged(NoSender.send(&text)).await;
     assert_eq!(outcome.unwrap_err().kind, DeliveryFailure::NoSender);
+    assert_eq!(lines.len(), 1, "{raw}");
     assert_eq!(lines[0]["sms_outcome"], "failed");
     assert_eq!(lines[0]["sms_error"], "no_sender");
+    assert_eq!(lines[0]["sms_sender"], "none");
+    assert_eq!(lines[0]["sms_country"], "+44");
+    assert!(
+        !raw.contains("493817") && !raw.contains("7700900123"),
+        "{raw}"
+    );
 }
 
 #[test]
