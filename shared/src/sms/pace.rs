@@ -8,7 +8,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::code::Purpose;
 use crate::texts::Text;
 use crate::App;
 
@@ -85,35 +84,17 @@ async fn wait_as_long_as(wait: Duration) {
 /// This instance's sends.
 static SENDS: Pace = Pace::new();
 
-/// Sends `text`, or, when there is none to send, waits as long as a send typically takes. A
-/// failed send is logged with `sms_send_failed = true` (the operator's metric filter counts
-/// those lines) and otherwise changes nothing: the answer stays the same. Neither log line holds
-/// the text, its code or its number.
-pub(super) async fn send_or_wait(app: &App, text: Option<Text>, purpose: Purpose) {
+/// Sends `text`, or, when there is none to send, waits as long as a send typically takes.
+pub(super) async fn send_or_wait(app: &App, text: Option<Text>) {
     let Some(text) = text else {
         wait_as_long_as(SENDS.typical()).await;
         return;
     };
     let started = Instant::now();
-    let sent = app.texts.send(&text).await;
-    let took = started.elapsed();
-    SENDS.record(took);
-    let took_ms = took.as_millis() as u64;
-    match sent {
-        Ok(()) => tracing::info!(
-            sms_sent = true,
-            purpose = purpose.as_str(),
-            took_ms,
-            "a text was sent"
-        ),
-        Err(error) => tracing::error!(
-            sms_send_failed = true,
-            purpose = purpose.as_str(),
-            took_ms,
-            %error,
-            "a text was not sent"
-        ),
-    }
+    // The sender logs each text once (texts::Logged: `sms_outcome`), sent or not, and a failure
+    // changes nothing of the answer.
+    let _ = app.texts.send(&text).await;
+    SENDS.record(started.elapsed());
 }
 
 #[cfg(test)]

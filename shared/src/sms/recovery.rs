@@ -96,7 +96,7 @@ pub async fn forgot(
         to: cellnumber.to_owned(),
         body: code::recovery_text(&new_code, config.code_ttl),
     });
-    send_or_wait(app, text, Purpose::Recovery).await;
+    send_or_wait(app, text).await;
     Ok(Detail::new(FORGOT_ANSWER))
 }
 

@@ -121,7 +121,7 @@ pub async fn signup(
             code::signup_text(&new_code, config.code_ttl)
         },
     });
-    send_or_wait(app, text, Purpose::Signup).await;
+    send_or_wait(app, text).await;
     Ok(Detail::new(SIGNUP_ANSWER))
 }
 
