@@ -313,10 +313,16 @@ def _integral_float_role(case, response, failure) -> bool:
 
 
 def _which_code_is_right(case, response, failure) -> bool:
-    """A TOTP code of the right form may still be the wrong code: the contract's 400 `Invalid
-    code` at enrolment, which only the user's secret can tell apart from the right one."""
+    """A one-time code of the right form may still be the wrong one: the contract's 400 `Invalid
+    code` of a TOTP code at enrolment, and `Invalid or expired code` of an SMS code at a password
+    reset or a sign-up's verification, which only the user's secret or phone can tell apart from
+    the right one."""
     body = _json(response)
-    return response.status_code == 400 and isinstance(body, dict) and body.get("detail") == "Invalid code"
+    return (
+        response.status_code == 400
+        and isinstance(body, dict)
+        and body.get("detail") in ("Invalid code", "Invalid or expired code")
+    )
 
 
 JSON_SCHEMA_GAPS = {
