@@ -46,6 +46,7 @@ DATABASE = f"ut_{harness.RUN_ID}_client"
 ADMIN = ("+15550001001", "client-admin-password")
 USER = ("+15550001002", "client-user-password")
 THROTTLED = ("+15550001003", "client-throttled-password")
+NEWCOMER = ("+15550001004", "client-newcomer-password")
 LOGIN_MAX_FAILURES = 3
 
 
@@ -148,7 +149,33 @@ class Session:
         return response.parsed
 
 
-def run_session(s: Session) -> None:
+def sms_code(outbox: Path, to: str) -> str:
+    """The 6-digit code of the last text to `to` in the local server's outbox file."""
+    texts = [json.loads(line) for line in outbox.read_text().splitlines()]
+    body = [text["body"] for text in texts if text["to"] == to][-1]
+    return next(run for run in "".join(c if c.isdigit() else " " for c in body).split() if len(run) == 6)
+
+
+def texts(s: Session, outbox: Path) -> None:
+    """Recovery and sign-up by SMS code, the codes read from the outbox file."""
+    m = s.models
+    s.call("sms.forgot_password", 202, "Detail", body=m.ForgotRequest(cellnumber=USER[0]))
+    code = sms_code(outbox, USER[0])
+    wrong = f"{(int(code) + 1) % 1_000_000:06}"
+    s.call("sms.reset_password", 400, "ErrorBody",
+           body=m.ResetRequest(cellnumber=USER[0], code=wrong, new_password="client-user-password-3"))
+    s.call("sms.reset_password", 204, None,
+           body=m.ResetRequest(cellnumber=USER[0], code=code, new_password="client-user-password-3"))
+    s.call("sms.signup", 202, "Detail",
+           body=m.SignupRequest(name="Client Newcomer", cellnumber=NEWCOMER[0], password=NEWCOMER[1]))
+    code = sms_code(outbox, NEWCOMER[0])
+    s.call("sms.verify_signup", 400, "ErrorBody",
+           body=m.VerifyRequest(cellnumber=NEWCOMER[0], code=f"{(int(code) + 1) % 1_000_000:06}"))
+    grant = s.call("sms.verify_signup", 201, "SessionGrant", body=m.VerifyRequest(cellnumber=NEWCOMER[0], code=code))
+    assert grant.role_id == 2, grant
+
+
+def run_session(s: Session, outbox: Path) -> None:
     m = s.models
     login = lambda who: m.LoginRequest(cellnumber=who[0], password=who[1])  # noqa: E731
 
@@ -220,6 +247,7 @@ def run_session(s: Session) -> None:
     s.call("users.delete_user", 404, "ErrorBody", token, id=throttled.id)
 
     second_factor(s, token, user.id)
+    texts(s, outbox)
 
     audit = s.call("audit.list_audit", 200, "AuditPage", token, limit=100)
     actions = {event.action for event in audit.items}
@@ -276,8 +304,11 @@ def second_factor(s: Session, token: str, user_id: int) -> None:
 def main() -> int:
     started = time.monotonic()
     env = {k: v for k, v in os.environ.items() if k != "SCHEMATHESIS_HOOKS"}
+    workdir = Path(tempfile.mkdtemp(prefix="users-api-client-"))
     server_env = {
         **env,
+        "SIGNUP": "open",
+        "SMS_OUTBOX": str(workdir / "sms-outbox.jsonl"),
         "DATABASE_URL": f"{harness.SERVER}/{DATABASE}",
         "SECRET_KEY": secrets.token_hex(32),
         "BCRYPT_COST": "4",
@@ -288,7 +319,6 @@ def main() -> int:
         "LOG_FORMAT": "json",
     }
     admin_env = {"ADMIN_CELLNUMBER": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1], "ADMIN_NAME": "Client Admin"}
-    workdir = Path(tempfile.mkdtemp(prefix="users-api-client-"))
     watch = None
     failed = False
     try:
@@ -305,7 +335,7 @@ def main() -> int:
         check_typescript(document, workdir)
         session = Session(generate_python(document, workdir), watch.base)
         try:
-            run_session(session)
+            run_session(session, workdir / "sms-outbox.jsonl")
         except Exception as error:  # an undeclared status raises the client's UnexpectedStatus
             failed = True
             log(f"FAILED: {type(error).__name__}: {error}")
