@@ -173,49 +173,49 @@ mod tests {
     fn a_hash_verifies_its_code_number_and_purpose_only() {
         let key = hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]);
         let stored = hash(&key, Purpose::Recovery, "+15550000002", "123456");
-        assert!(matches(
-            &key,
-            Purpose::Recovery,
-            "+15550000002",
-            "123456",
-            &stored
-        ));
-        assert!(!matches(
-            &key,
-            Purpose::Recovery,
-            "+15550000002",
-            "123457",
-            &stored
-        ));
-        assert!(!matches(
-            &key,
-            Purpose::Signup,
-            "+15550000002",
-            "123456",
-            &stored
-        ));
-        assert!(!matches(
-            &key,
-            Purpose::Recovery,
-            "+15550000003",
-            "123456",
-            &stored
-        ));
         let other_key = hmac::Key::new(hmac::HMAC_SHA256, &[8; 32]);
-        assert!(!matches(
-            &other_key,
-            Purpose::Recovery,
-            "+15550000002",
-            "123456",
-            &stored
-        ));
-        assert!(!matches(
+        let right = (
             &key,
             Purpose::Recovery,
             "+15550000002",
             "123456",
-            &stored[..31]
-        ));
+            &stored[..],
+        );
+        assert!(matches(right.0, right.1, right.2, right.3, right.4));
+        // Each a change of one thing: the code, the purpose, the number, the key, the stored hash.
+        for (key, purpose, number, code, stored) in [
+            (
+                &key,
+                Purpose::Recovery,
+                "+15550000002",
+                "123457",
+                &stored[..],
+            ),
+            (&key, Purpose::Signup, "+15550000002", "123456", &stored[..]),
+            (
+                &key,
+                Purpose::Recovery,
+                "+15550000003",
+                "123456",
+                &stored[..],
+            ),
+            (
+                &other_key,
+                Purpose::Recovery,
+                "+15550000002",
+                "123456",
+                &stored[..],
+            ),
+            (
+                &key,
+                Purpose::Recovery,
+                "+15550000002",
+                "123456",
+                &stored[..31],
+            ),
+        ] {
+            assert!(!matches(key, purpose, number, code, stored));
+        }
         // Not a plain digest of the code: the key is needed to make one.
         assert_ne!(stored, secure_random::sha256(b"123456"));
     }
