@@ -61,9 +61,22 @@ impl PrivateMariaDb {
         if grant_tables {
             server.install_grant_tables();
         }
-        server.spawn();
-        server.wait_ready().await;
-        server
+        // A port free a moment ago may be taken by the time the server binds it (by another
+        // program, or a client's outgoing connection); then try another.
+        for _ in 0..3 {
+            server.spawn();
+            match server.wait_ready().await {
+                Ready::Ours => return server,
+                Ready::PortTaken => {
+                    server.kill();
+                    server.port = crate::serve::free_port();
+                }
+            }
+        }
+        panic!(
+            "mariadbd found no free port in 3 tries; log:\n{}",
+            server.log()
+        );
     }
 
     /// The server's URL without a database, as user root (no password; without grant tables
@@ -143,23 +156,31 @@ impl PrivateMariaDb {
         self.child = Some(child);
     }
 
-    async fn wait_ready(&mut self) {
+    /// Waits until this server answers on its port. A server that answers there but is not
+    /// ours (its socket is another's), or ours exiting because it could not bind the port, means
+    /// the port is taken.
+    async fn wait_ready(&mut self) -> Ready {
         let deadline = Instant::now() + READY_WITHIN;
+        let our_socket = format!("{}/mariadb.sock", self.dir.display());
         loop {
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("mariadbd exited with {status}; log:\n{}", self.log());
+                let log = self.log();
+                if log.contains("Bind on TCP/IP port") {
+                    return Ready::PortTaken;
+                }
+                panic!("mariadbd exited with {status}; log:\n{log}");
             }
-            let attempt = tokio::time::timeout(
-                Duration::from_secs(2),
-                shared::db::ping_server(&self.url(), shared::app::config::DatabaseTls::Off),
-            )
-            .await;
-            if let Ok(Ok(())) = attempt {
-                return;
+            let attempt =
+                tokio::time::timeout(Duration::from_secs(2), self.socket_of_answering_server())
+                    .await;
+            match attempt {
+                Ok(Some(socket)) if socket == our_socket => return Ready::Ours,
+                Ok(Some(_)) => return Ready::PortTaken,
+                Ok(None) | Err(_) => {}
             }
             assert!(
                 Instant::now() < deadline,
@@ -169,6 +190,18 @@ impl PrivateMariaDb {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// `@@socket` of whatever server answers on this port, if one does.
+    async fn socket_of_answering_server(&self) -> Option<String> {
+        use mysql_async::prelude::Queryable;
+        let opts = mysql_async::Opts::from_url(&self.url()).ok()?;
+        let mut conn = shared::db::connect_server(opts, shared::app::config::DatabaseTls::Off)
+            .await
+            .ok()?;
+        let socket: Option<String> = conn.query_first("SELECT @@socket").await.ok()?;
+        let _ = conn.disconnect().await;
+        socket
     }
 
     /// SIGKILL, the way a crash or an out-of-memory kill ends it: open connections are reset and
@@ -194,7 +227,13 @@ impl PrivateMariaDb {
     pub async fn restart(&mut self) {
         self.kill();
         self.spawn();
-        self.wait_ready().await;
+        if let Ready::PortTaken = self.wait_ready().await {
+            panic!(
+                "port {} was taken while mariadbd was down; log:\n{}",
+                self.port,
+                self.log()
+            );
+        }
     }
 
     /// SIGSTOP: the server keeps its sockets but answers nothing, and the kernel still completes
@@ -244,6 +283,11 @@ impl PrivateMariaDb {
             std::thread::sleep(Duration::from_millis(1));
         }
     }
+}
+
+enum Ready {
+    Ours,
+    PortTaken,
 }
 
 impl Drop for PrivateMariaDb {

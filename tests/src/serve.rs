@@ -31,12 +31,25 @@ impl HttpAnswer {
     }
 }
 
+/// A loopback port nothing listens on, never one this process was given before: a server of
+/// one test that is down for a while (killed, restarting) leaves its port free, and another test
+/// given the same port would start its server there and answer the first test's clients.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// What cargo sets for a test binary about its own package. A cargo started by the test would
