@@ -113,7 +113,9 @@ pub async fn dispatch(app: &App, function: &str, event: Event) -> Option<Answer>
         "update-me" => call!(update_me, app, event),
         "list-audit" => call!(list_audit, app, event),
         "docs" => Answer::from_response(docs::handler(event.request()).await.unwrap()),
-        "fallback" => Answer::from_response(fallback::handler(event.request()).await.unwrap()),
+        "fallback" => {
+            Answer::from_response(fallback::handler(event.request(), false).await.unwrap())
+        }
         _ => return None,
     })
 }

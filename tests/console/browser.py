@@ -4,7 +4,11 @@
 role and accessible name as a person would, and doing the work with the keyboard.
 
 Run by tests/tests/console_page.rs against a served API:
-    browser.py BASE ADMIN_CELL ADMIN_PASSWORD USER_CELL USER_PASSWORD SCREENSHOT_DIR
+    browser.py BASE ADMIN_CELL ADMIN_PASSWORD USER_CELL USER_PASSWORD \
+        MFA_ADMIN_CELL MFA_ADMIN_PASSWORD MFA_ADMIN_TOTP_SECRET SCREENSHOT_DIR
+
+The second admin has its second factor on; its codes come from pyotp, as from an authenticator
+app.
 
 Chromium's proxy is a closed loopback port, so any request to another origin would fail, and the
 page's resource timings must all be of BASE. axe-core (vendored under axe-core/, for the tests
@@ -17,6 +21,7 @@ import re
 import sys
 import time
 
+import pyotp
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -207,7 +212,7 @@ class Console:
         return any(url.split("?")[0].endswith(suffix) for url in entries)
 
 
-def run(base, admin, admin_password, user, user_password, shots):
+def run(base, admin, admin_password, user, user_password, mfa_admin, mfa_admin_password, mfa_admin_secret, shots):
     c = Console(base, shots)
     d = c.driver
     try:
@@ -242,7 +247,7 @@ def run(base, admin, admin_password, user, user_password, shots):
 
         c.step("filters and sort follow the API: admins only, then names from Z to A")
         Select(c.find("combobox", "Role")).select_by_visible_text("Admin")
-        c.find("table", "Users: 1 to 1 of 1")
+        c.find("table", "Users: 1 to 2 of 2")
         Select(c.find("combobox", "Role")).select_by_visible_text("Any role")
         Select(c.find("combobox", "Sort by")).select_by_visible_text("Name, Z to A")
         def z_to_a(_):
@@ -385,6 +390,34 @@ def run(base, admin, admin_password, user, user_password, shots):
         c.find("heading", "Sign in")
         c.assert_focus("textbox", "Cellnumber")
 
+        c.step("an admin with a second factor: the second step, cancelled, then a wrong code and the right one")
+        c.keys(mfa_admin, Keys.TAB, mfa_admin_password, Keys.ENTER)
+        c.find("heading", "Second step")
+        c.assert_focus("textbox", "Code")
+        c.axe("second step")
+        c.press("button", "Cancel sign-in")
+        c.find("heading", "Sign in")
+        c.assert_focus("textbox", "Cellnumber")
+        c.gone("heading", "Second step")
+        c.keys(mfa_admin, Keys.TAB, mfa_admin_password, Keys.ENTER)
+        c.find("heading", "Second step")
+        c.assert_focus("textbox", "Code")
+        totp = pyotp.TOTP(mfa_admin_secret)
+        # A code of a step an hour away: well formed, and wrong.
+        c.keys(totp.at(time.time() + 3600), Keys.ENTER)
+        said = c.wait(lambda _: d.find_element("css selector", "#mfa-form .form-error").text)
+        print(f"console-browser:     a wrong code: {said!r}", flush=True)
+        c.assert_focus("textbox", "Code")
+        while time.time() % 30 > 25:
+            time.sleep(0.5)
+        c.replace_text(totp.now())
+        c.keys(Keys.ENTER)
+        c.find("heading", "Users")
+        c.assert_focus("heading", "Users")
+        c.press("button", "Sign out")
+        c.find("heading", "Sign in")
+        c.assert_focus("textbox", "Cellnumber")
+
         c.step("a normal user is told the console is for admins")
         c.keys(user, Keys.TAB, user_password, Keys.ENTER)
         c.find("heading", "This console is for admins")
@@ -419,7 +452,7 @@ def run(base, admin, admin_password, user, user_password, shots):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 7:
+    if len(sys.argv) != 10:
         sys.exit(__doc__)
-    base, admin, admin_password, user, user_password, shots = sys.argv[1:]
-    run(base.rstrip("/"), admin, admin_password, user, user_password, pathlib.Path(shots))
+    base, *accounts, shots = sys.argv[1:]
+    run(base.rstrip("/"), *accounts, pathlib.Path(shots))

@@ -145,6 +145,52 @@ fn python() -> PathBuf {
     venv
 }
 
+/// A second admin, whose console sign-in takes the second step.
+const MFA_ADMIN_CELL: &str = "+15550000005";
+const MFA_ADMIN_PASS: &str = "mfa-admin-password-5";
+const MFA_KEYS: &str = "local1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+
+/// pyotp's code of `secret` now, as an authenticator app shows it, taken while at least 5 seconds
+/// of its step remain.
+fn authenticator_code(secret: &str) -> String {
+    let script = "import pyotp, sys, time\n\
+                  while time.time() % 30 > 25: time.sleep(0.5)\n\
+                  print(pyotp.TOTP(sys.argv[1]).now())";
+    let output = Command::new(python())
+        .args(["-c", script, secret])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "pyotp is missing: run `make test-tools` ({})",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Enrols the second admin's authenticator through the API; answers its base32 secret.
+fn turn_on_second_factor(server: &Served) -> String {
+    let signed_in = server.login(MFA_ADMIN_CELL, MFA_ADMIN_PASS);
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    let token = signed_in.body["token"].as_str().unwrap().to_owned();
+    let enrolment = server.call(
+        "POST",
+        "/api/users/me/mfa/totp",
+        Some(&token),
+        Some(&json!({ "currentPassword": MFA_ADMIN_PASS })),
+    );
+    assert_eq!(enrolment.status, 200, "{:?}", enrolment.body);
+    let secret = enrolment.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = server.call(
+        "POST",
+        "/api/users/me/mfa/totp/confirm",
+        Some(&token),
+        Some(&json!({ "code": authenticator_code(&secret) })),
+    );
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    secret
+}
+
 #[test]
 fn headless_chromium_does_every_console_task_by_role_and_name_offline() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -155,11 +201,14 @@ fn headless_chromium_does_every_console_task_by_role_and_name_offline() {
     let app = test_app(&db);
     runtime.block_on(insert_user(&app, 1, ADMIN_CELL, ADMIN_PASS));
     runtime.block_on(insert_user(&app, 2, USER_CELL, USER_PASS));
+    runtime.block_on(insert_user(&app, 1, MFA_ADMIN_CELL, MFA_ADMIN_PASS));
     // Tokens of a minute: the console must renew one while the test runs.
     let mut env = test_env(&db);
     env.retain(|(name, _)| *name != "TOKEN_TTL_SECONDS");
     env.push(("TOKEN_TTL_SECONDS", "60".to_owned()));
+    env.push(("MFA_KEYS", MFA_KEYS.to_owned()));
     let server = Served::start(&env);
+    let mfa_secret = turn_on_second_factor(&server);
 
     // watch builds each function on its first request: make those before the browser's, and
     // give the table a few users worth a picture.
@@ -217,6 +266,7 @@ fn headless_chromium_does_every_console_task_by_role_and_name_offline() {
     let run = Command::new(python())
         .arg(workspace_root().join("tests/console/browser.py"))
         .args([&server.base, ADMIN_CELL, ADMIN_PASS, USER_CELL, USER_PASS])
+        .args([MFA_ADMIN_CELL, MFA_ADMIN_PASS, &mfa_secret])
         .arg(&shots)
         .output()
         .expect("python3");

@@ -19,7 +19,7 @@ mod sms;
 
 pub use super::database_tls::{DatabaseTls, TrustedCa};
 pub use crate::secret::Secret;
-pub use sms::{SmsConfig, SmsSender};
+pub use sms::{signup_open, SmsConfig, SmsSender};
 
 pub const DEFAULT_TOKEN_TTL_SECONDS: u64 = 3600;
 pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 30 * 24 * 3600;

@@ -47,9 +47,15 @@ where
     };
     // A timed-out request may have left a transaction open, holding row locks: its connections
     // are closed before the response, not left to a clean-up that a frozen instance never runs.
-    respond(app.config.request_timeout, event, route, operation, || {
-        app.pool.abandon()
-    })
+    let misrouted = unrouted_on(route, event, app.config.sms.signup_open);
+    respond(
+        app.config.request_timeout,
+        event,
+        route,
+        misrouted,
+        operation,
+        || app.pool.abandon(),
+    )
     .await
 }
 
@@ -63,13 +69,17 @@ pub async fn handle_within<F>(
 where
     F: Future<Output = Result<Reply, ApiError>>,
 {
-    respond(timeout, event, route, operation, || {}).await
+    // These functions have no settings; their routes (docs and console assets) take no sign-up
+    // path, so closed, the default, is as good as the deployment's value.
+    let misrouted = unrouted_on(route, event, false);
+    respond(timeout, event, route, misrouted, operation, || {}).await
 }
 
 async fn respond<F>(
     timeout: std::time::Duration,
     event: &Request,
     route: &'static str,
+    misrouted: Option<ApiError>,
     operation: F,
     on_timeout: impl FnOnce(),
 ) -> Result<Response<Body>, Error>
@@ -91,7 +101,7 @@ where
         // Behind CloudFront, a request that went around it (and its WAF) is refused.
         let around_the_edge =
             (!edge().admits(header(event, ORIGIN_VERIFY_HEADER))).then_some(ApiError::Forbidden);
-        let outcome = match around_the_edge.or_else(|| unrouted_on(route, event)) {
+        let outcome = match around_the_edge.or(misrouted) {
             Some(error) => Err(error),
             None => match tokio::time::timeout(timeout, operation).await {
                 Ok(outcome) => outcome,
@@ -124,27 +134,41 @@ where
 /// API Gateway gives `DELETE /api/users/me` to the route `DELETE /api/users/{id}`, but `me` is a
 /// path of its own, which does not serve DELETE: 405, before any authentication, as for every
 /// request no route takes. Only routes with a path parameter can be reached that way.
-fn unrouted_on(route: &str, event: &Request) -> Option<ApiError> {
+fn unrouted_on(route: &str, event: &Request, signup_open: bool) -> Option<ApiError> {
     if !route.contains('{') {
         return None;
     }
     match routes::resolve(event.method().as_str(), event.raw_http_path()) {
-        routes::Routing::MethodNotAllowed(allow) => Some(ApiError::MethodNotAllowed {
-            allow: allow.join(", "),
-        }),
+        routes::Routing::MethodNotAllowed(allow) => {
+            Some(method_not_allowed(event, allow, signup_open))
+        }
         routes::Routing::Routed | routes::Routing::NotFound => None,
+    }
+}
+
+/// The paths of sign-up, which the API does not have while sign-up is closed.
+const SIGNUP_PATHS: [&str; 2] = ["/api/users/signup", "/api/users/signup/verify"];
+
+/// 405 with `Allow` for a path of the API with a method it does not serve. Closed sign-up is not
+/// a path of the API for any method: its functions answer 404 to POST, and a 405 here would tell
+/// that it exists.
+fn method_not_allowed(event: &Request, allow: Vec<&str>, signup_open: bool) -> ApiError {
+    if !signup_open && SIGNUP_PATHS.contains(&event.raw_http_path()) {
+        return ApiError::RouteNotFound;
+    }
+    ApiError::MethodNotAllowed {
+        allow: allow.join(", "),
     }
 }
 
 /// The answer to a request no route of the API takes (API Gateway's `$default` route): 404 for a
 /// path the API does not have, 405 with `Allow` for one of its paths with another method.
-pub fn unrouted(event: &Request) -> ApiError {
+/// `signup_open` is the deployment's `SIGNUP`.
+pub fn unrouted(event: &Request, signup_open: bool) -> ApiError {
     let (method, path) = (event.method().as_str(), event.raw_http_path());
     match routes::resolve(method, path) {
         routes::Routing::NotFound => ApiError::RouteNotFound,
-        routes::Routing::MethodNotAllowed(allow) => ApiError::MethodNotAllowed {
-            allow: allow.join(", "),
-        },
+        routes::Routing::MethodNotAllowed(allow) => method_not_allowed(event, allow, signup_open),
         // A route of the template that reached the fallback: the deployment's routes and the
         // compiled-in template disagree.
         routes::Routing::Routed => {

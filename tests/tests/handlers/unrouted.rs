@@ -4,9 +4,13 @@
 //! route whose `{id}` names a fixed path, and under `cargo lambda watch`.
 
 use api_tests::serve::Served;
-use api_tests::{call, fixture, test_env, Answer, Event, TestDb};
+use api_tests::{call, fixture, test_app_with, test_env, Answer, Event, TestDb};
 
 async fn fallback(method: &str, path: &str) -> Answer {
+    fallback_with_signup(method, path, false).await
+}
+
+async fn fallback_with_signup(method: &str, path: &str, signup_open: bool) -> Answer {
     let event = Event::from_json(
         &std::fs::read_to_string(format!(
             "{}/../events/fallback.json",
@@ -15,7 +19,11 @@ async fn fallback(method: &str, path: &str) -> Answer {
         .unwrap(),
     )
     .at(method, path);
-    Answer::from_response(fallback::handler(event.request()).await.unwrap())
+    Answer::from_response(
+        fallback::handler(event.request(), signup_open)
+            .await
+            .unwrap(),
+    )
 }
 
 fn assert_not_found(answer: &Answer) {
@@ -94,6 +102,40 @@ async fn a_fixed_path_that_api_gateway_gives_to_an_id_route_is_405_before_authen
     answer.assert_error(422);
 }
 
+#[tokio::test]
+async fn closed_sign_up_is_404_for_every_method_and_open_sign_up_405_for_all_but_post() {
+    // The fallback takes what no route takes; API Gateway gives GET, PATCH and DELETE of
+    // /api/users/signup to the {id} routes.
+    let f = fixture().await;
+    let open_app = test_app_with(&f.db, &[("SIGNUP", "open")]);
+    for path in ["/api/users/signup", "/api/users/signup/verify"] {
+        for method in ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+            assert_not_found(&fallback_with_signup(method, path, false).await);
+            assert_not_allowed(&fallback_with_signup(method, path, true).await, "POST");
+        }
+    }
+    let signup_as_id = |function: &str, method: &str| {
+        Event::v2(function)
+            .at(method, "/api/users/signup")
+            .path_param("id", "signup")
+            .bearer(&f.admin)
+    };
+    for (app, open) in [(&f.app, false), (&open_app, true)] {
+        let answers = [
+            call!(get_user, app, signup_as_id("get-user", "GET")),
+            call!(update_user, app, signup_as_id("update-user", "PATCH")),
+            call!(delete_user, app, signup_as_id("delete-user", "DELETE")),
+        ];
+        for answer in answers {
+            if open {
+                assert_not_allowed(&answer, "POST");
+            } else {
+                assert_not_found(&answer);
+            }
+        }
+    }
+}
+
 #[test]
 fn cargo_lambda_watch_answers_the_same_404_and_405() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -107,6 +149,9 @@ fn cargo_lambda_watch_answers_the_same_404_and_405() {
         "/api/nothing-here",
         "/api/users/1/extra",
         "/favicon.ico",
+        // Sign-up is closed by default.
+        "/api/users/signup",
+        "/api/users/signup/verify",
     ] {
         let answer = server.call("GET", path, None, None);
         assert_eq!(answer.status, 404, "{path}: {}", answer.body);

@@ -35,6 +35,19 @@ pub struct SmsConfig {
     pub signup_open: bool,
 }
 
+/// `SIGNUP`: `open`, or `closed` (the default). The fallback reads it alone, to answer 404 on
+/// the sign-up paths for every method while sign-up is closed.
+pub fn signup_open(lookup: &impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    match non_empty(lookup, "SIGNUP").as_deref() {
+        None | Some("closed") => Ok(false),
+        Some("open") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid {
+            name: "SIGNUP",
+            reason: format!("expected open or closed, got {other:?}"),
+        }),
+    }
+}
+
 /// The `SMS_*`, `RESET_CODE_*` and `SIGNUP` variables, checked.
 pub fn sms_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<SmsConfig, ConfigError> {
     let get = |name: &'static str| non_empty(lookup, name);
@@ -50,16 +63,7 @@ pub fn sms_config(lookup: &impl Fn(&str) -> Option<String>) -> Result<SmsConfig,
             })
         }
     };
-    let signup_open = match get("SIGNUP").as_deref() {
-        None | Some("closed") => false,
-        Some("open") => true,
-        Some(other) => {
-            return Err(ConfigError::Invalid {
-                name: "SIGNUP",
-                reason: format!("expected open or closed, got {other:?}"),
-            })
-        }
-    };
+    let signup_open = signup_open(lookup)?;
     let allowed_prefixes = get("SMS_ALLOWED_PREFIXES")
         .map(|list| parse_prefixes(&list))
         .transpose()?
