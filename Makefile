@@ -157,6 +157,7 @@ serve: tools ## serve the API on 127.0.0.1:$PORT (default 9000) under cargo lamb
 	fi
 	@$(WITH_ENV) bash -c 'echo "serving on http://127.0.0.1:$$PORT, $$CONCURRENCY instances per function (Ctrl-C stops)"; \
 	  export TOKEN_ISSUER="$${TOKEN_ISSUER:-http://127.0.0.1:$$PORT}"; \
+	  export SMS_OUTBOX="$${SMS_OUTBOX:-$(CURDIR)/target/sms-outbox.jsonl}"; \
 	  LOG_FORMAT="$${LOG_FORMAT:-text}" exec $(CARGO) lambda watch -A 127.0.0.1 -P "$$PORT" --concurrency "$$CONCURRENCY"'
 
 # --- checks ------------------------------------------------------------------------------------

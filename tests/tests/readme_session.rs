@@ -91,7 +91,9 @@ fn the_readme_curl_session_runs_as_written_against_make_serve() {
     let script = block.replace("API=http://127.0.0.1:9000", &format!("API={}", served.base));
     // Every curl of the script reports its status on stderr, one line each, in order.
     let wrapper = "curl() { command curl -w '%{stderr}status %{http_code}\\n' \"$@\"; }\nset -e\n";
+    // From the repository's root, as a reader runs it (the outbox is target/sms-outbox.jsonl).
     let output = Command::new("bash")
+        .current_dir(workspace_root())
         .arg("-c")
         .arg(format!("{wrapper}{script}"))
         .output()

@@ -1,5 +1,5 @@
 //! Secrets in AWS: read from Secrets Manager at cold start, never from environment variables, and
-//! again when they are rotated (see `shared::pool` and `shared::token`). Locally (and in tests)
+//! again when they are rotated (see `db::pool` and `auth::key_ring`). Locally (and in tests)
 //! `DATABASE_URL` and `SIGNING_KEY` are given directly and no AWS call is made.
 //!
 //! In AWS the template sets `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_SECRET_ARN` (a secret holding

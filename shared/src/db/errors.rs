@@ -222,7 +222,7 @@ pub mod codes {
     /// A row whose foreign key names a row that is gone (a token of a user deleted meanwhile).
     pub const NO_REFERENCED_ROW: u16 = 1452;
     /// The server refused the connection's credentials: after a rotation of the database secret
-    /// that the instance could not pick up yet (see `shared::pool`).
+    /// that the instance could not pick up yet (see `db::pool`).
     pub const ACCESS_DENIED: u16 = 1045;
 
     pub const TOO_MANY_CONNECTIONS: u16 = 1040;
