@@ -45,9 +45,9 @@ where
         app.tokens.refresh_if_due().await;
         operation.await
     };
+    let misrouted = unrouted_on(route, event, app.config.sms.signup_open);
     // A timed-out request may have left a transaction open, holding row locks: its connections
     // are closed before the response, not left to a clean-up that a frozen instance never runs.
-    let misrouted = unrouted_on(route, event, app.config.sms.signup_open);
     respond(
         app.config.request_timeout,
         event,
